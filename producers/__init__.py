@@ -1,0 +1,1 @@
+"""Producers: the kafka-python wrapper, source adapters and the traffic simulator."""

@@ -1,0 +1,25 @@
+"""Producer settings (``TOUCHPOINTS_PRODUCER_*``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProducerSettings(BaseSettings):
+    """How events are produced: durability, batching and the personal-data hashing key."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCHPOINTS_PRODUCER_", frozen=True)
+
+    linger_ms: int = Field(default=20, ge=0, le=10_000)
+    batch_size_bytes: int = Field(default=256 * 1024, ge=1024)
+    compression: Literal["none", "lz4", "gzip"] = "lz4"
+    delivery_timeout_seconds: float = Field(default=60.0, gt=0)
+    flush_timeout_seconds: float = Field(default=60.0, gt=0)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    pii_hmac_key: SecretStr = Field(
+        default=SecretStr("touchpoints-local-development-key"),
+        description="keyed-HMAC secret for phone and email hashes; set it in production",
+    )

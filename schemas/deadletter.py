@@ -1,0 +1,74 @@
+"""A dead letter: input the pipeline could not use, kept with the reason and its origin."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.timeutil import UtcMillis
+
+
+class Stage(StrEnum):
+    """Where in the flow the input was rejected."""
+
+    INGEST = "ingest"
+    SINK = "sink"
+
+
+class Reason(StrEnum):
+    """Why input was rejected: one code per kind of bad input."""
+
+    NOT_JSON = "not_json"
+    NOT_OBJECT = "not_object"
+    TOO_LARGE = "too_large"
+    UNKNOWN_SOURCE = "unknown_source"
+    MISSING_SOURCE = "missing_source"
+    INVALID_EVENT_ID = "invalid_event_id"
+    MISSING_IDENTIFIER = "missing_identifier"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+    MISSING_FIELD = "missing_field"
+    UNKNOWN_FIELD = "unknown_field"
+    INVALID_FIELD = "invalid_field"
+
+
+class Origin(BaseModel):
+    """Where a Kafka record came from: enough to find it again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str
+    partition: Annotated[int, Field(ge=0)]
+    offset: Annotated[int, Field(ge=0)]
+    timestamp: UtcMillis | None = None
+    key: str | None = None
+
+
+class DeadLetter(BaseModel):
+    """Bad input with everything needed to understand, fix and replay it.
+
+    In JSON, ``raw`` travels base64-encoded; in Python it is the bytes as received.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    raw: bytes = Field(description="the record's value exactly as received (base64 in JSON)")
+    raw_size: Annotated[int, Field(ge=0)]
+    reason: Reason
+    detail: str = Field(description="human-readable: which field, what was wrong")
+    stage: Stage
+    origin: Origin
+    dead_lettered_at: UtcMillis
+    source: str | None = Field(default=None, description="the claimed source, when readable")
+    event_id: str | None = Field(default=None, description="the claimed event_id, if readable")
+
+    def key(self) -> bytes:
+        """Partitioning key: the origin coordinates, so a redelivery lands beside itself."""
+        return f"{self.origin.topic}:{self.origin.partition}:{self.origin.offset}".encode()
+
+    def encode(self) -> bytes:
+        return self.model_dump_json().encode()

@@ -1,0 +1,65 @@
+"""Typed customer identifiers carried by every event.
+
+Personal data never travels raw: phones and emails appear only as keyed HMAC
+hashes (``phone_hash``, ``email_hash``), computed by the producer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+IdentifierValue = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]*$")
+]
+HashValue = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="hex HMAC-SHA256")]
+
+
+class IdentifierType(StrEnum):
+    """Kinds of identifier, in order of preference for keying an event."""
+
+    CUSTOMER_ID = "customer_id"
+    LOYALTY_ID = "loyalty_id"
+    ANONYMOUS_ID = "anonymous_id"
+    DEVICE_ID = "device_id"
+    SESSION_ID = "session_id"
+    PHONE_HASH = "phone_hash"
+    EMAIL_HASH = "email_hash"
+
+
+class MissingIdentifierError(ValueError):
+    """An event carried no identifier at all, so it cannot belong to any customer."""
+
+
+class Identifiers(BaseModel):
+    """The identifiers one event carries; at least one must be present."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: IdentifierValue | None = None
+    loyalty_id: IdentifierValue | None = None
+    anonymous_id: IdentifierValue | None = None
+    device_id: IdentifierValue | None = None
+    session_id: IdentifierValue | None = None
+    phone_hash: HashValue | None = None
+    email_hash: HashValue | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Self:
+        if not any(getattr(self, kind.value) for kind in IdentifierType):
+            raise MissingIdentifierError(
+                "event carries no identifier: set at least one of "
+                + ", ".join(kind.value for kind in IdentifierType)
+            )
+        return self
+
+    def present(self) -> list[tuple[IdentifierType, str]]:
+        """All identifiers present, most preferred first."""
+        found = ((kind, getattr(self, kind.value)) for kind in IdentifierType)
+        return [(kind, value) for kind, value in found if value]
+
+    def primary(self) -> tuple[IdentifierType, str]:
+        """The most preferred identifier present: the event's partitioning key."""
+        return self.present()[0]

@@ -1,0 +1,77 @@
+"""Connection settings every component shares, read once from ``TOUCHPOINTS_*`` variables.
+
+Modules never read ``os.environ`` themselves: the command line builds these
+objects at start-up and hands them down.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import DEFAULT_PREFIX, Topics
+
+ENV_PREFIX = "TOUCHPOINTS_"
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka (``TOUCHPOINTS_KAFKA_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}KAFKA_", frozen=True)
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(default=DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9._\-]*$")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    client_id: str = "touchpoints"
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                "SASL needs TOUCHPOINTS_KAFKA_SASL_MECHANISM, _SASL_USERNAME and _SASL_PASSWORD"
+            )
+        return self
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    def kafka_python_config(self) -> dict[str, Any]:
+        """Connection keyword arguments for kafka-python clients."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+            "client_id": self.client_id,
+        }
+        if self.sasl_mechanism:
+            config["sasl_mechanism"] = self.sasl_mechanism
+            config["sasl_plain_username"] = self.sasl_username
+            config["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.ssl_cafile:
+            config["ssl_cafile"] = self.ssl_cafile
+        return config
+
+
+class ClickHouseSettings(BaseSettings):
+    """How to reach ClickHouse over the native protocol (``TOUCHPOINTS_CLICKHOUSE_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}CLICKHOUSE_", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9000, ge=1, le=65535)
+    database: str = Field(default="touchpoints", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    user: str = "default"
+    password: SecretStr = SecretStr("")
+    secure: bool = False
+    connect_timeout_seconds: float = 5.0
+    send_receive_timeout_seconds: float = 60.0

@@ -1,0 +1,1 @@
+"""Sinks: the ClickHouse writer (its own consumer group), migrations and DDL."""

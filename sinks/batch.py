@@ -1,0 +1,58 @@
+"""Accumulates rows per table and the offsets they cover until it is time to flush.
+
+Pure: the clock is injected. The writer adds rows, asks :meth:`Batch.due`,
+writes every table, and only then commits :meth:`Batch.offsets`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sinks.rows import Row, TableSpec
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass
+class Batch:
+    """Rows waiting to be written, and the next offset to commit per partition."""
+
+    max_rows: int
+    max_seconds: float
+    clock: Callable[[], float]
+    rows: dict[TableSpec, list[Row]] = field(default_factory=dict)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    started_at: float | None = None
+
+    def add(self, table: TableSpec, row: Row) -> None:
+        self.rows.setdefault(table, []).append(row)
+
+    def advance(self, topic: str, partition: int, offset: int) -> None:
+        """Record that everything up to and including ``offset`` is in this batch."""
+        if self.started_at is None:
+            self.started_at = self.clock()
+        self.next_offsets[(topic, partition)] = offset + 1
+
+    @property
+    def size(self) -> int:
+        return sum(len(rows) for rows in self.rows.values())
+
+    def empty(self) -> bool:
+        return not self.next_offsets
+
+    def due(self) -> bool:
+        """Full, or its oldest record has waited ``max_seconds``."""
+        if self.started_at is None:
+            return False
+        aged = self.clock() - self.started_at >= self.max_seconds
+        return self.size >= self.max_rows or aged
+
+    def forget(self, partitions: set[TopicPartition]) -> None:
+        """Drop offsets of partitions this consumer no longer owns (after a rebalance).
+
+        Rows already added stay: writing them is harmless (the tables deduplicate)
+        and the new owner re-reads from the last commit.
+        """
+        for tp in partitions:
+            self.next_offsets.pop(tp, None)

@@ -1,0 +1,244 @@
+"""The ClickHouse writer: its own consumer group, batches, insert, then commit.
+
+    tp.events, tp.deadletter ──► rows per table ──► batch ──► INSERT ──► commit offsets
+
+Offsets are committed only after every table of the batch was written, so a
+crash re-reads at most one batch; the tables deduplicate it (ReplacingMergeTree
+keyed by event_id / dead-letter origin). A ClickHouse outage is waited out
+(partitions paused, group membership kept) and shows as consumer lag; it is
+never a reason to dead-letter. clickhouse-driver is synchronous, which is fine
+here: this process has no event loop to block.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+from pydantic import ValidationError
+
+from schemas.deadletter import DeadLetter
+from schemas.topics import Topics
+from sinks.batch import Batch
+from sinks.clickhouse import RetryableError
+from sinks.metrics import WriterMetrics
+from sinks.rows import (
+    DEAD_LETTERS,
+    EVENTS,
+    Record,
+    Row,
+    TableSpec,
+    dead_letter_row,
+    event_row,
+    unreadable,
+)
+from sinks.settings import WriterSettings
+
+log = logging.getLogger(__name__)
+
+Insert = Callable[[TableSpec, list[Row]], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClickHouseWriter:
+    """Moves result topics into ClickHouse tables, at least once, idempotently.
+
+    ``insert`` writes one table's rows, raising :class:`RetryableError` when a
+    later attempt may succeed (anything else stops the writer); ``consumer`` is a
+    kafka-python consumer with auto-commit off. Time is injected for tests.
+    """
+
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        insert: Insert,
+        topics: Topics,
+        settings: WriterSettings,
+        metrics: WriterMetrics,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._consumer = consumer
+        self._insert = insert
+        self._topics = topics
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._now = now
+        self._sleep = sleep
+        self._batch = self._new_batch()
+        self._flushing = False
+
+    def subscribe(self) -> None:
+        self._consumer.subscribe(
+            [self._topics.events, self._topics.deadletter], listener=_Rebalance(self)
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set, then write what is pending and commit."""
+        self.subscribe()
+        log.info("writer started", extra={"group": self._settings.group_id})
+        while not stop.is_set():
+            self.poll_once()
+        self.flush()
+        log.info("writer stopped")
+
+    def poll_once(self) -> None:
+        """One poll: route the records into the batch and flush it if due."""
+        polled = self._consumer.poll(
+            timeout_ms=int(self._settings.poll_timeout_seconds * 1000),
+            max_records=self._settings.max_poll_records,
+        )
+        ingested_at = self._now()
+        for records in polled.values():
+            for message in records:
+                self._route(_record(message), ingested_at)
+        if self._batch.due():
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every table of the batch, then commit its offsets. Retries transient errors."""
+        batch = self._batch
+        if batch.empty():
+            return
+        self._flushing = True
+        started = self._clock()
+        try:
+            for table, rows in batch.rows.items():
+                self._insert_with_retry(table, rows)
+            self._commit(batch)
+        finally:
+            self._flushing = False
+        self._observe(batch, started)
+        self._batch = self._new_batch()
+
+    def partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        """Before losing partitions, write and commit what was read from them."""
+        if self._flushing:
+            # Called from inside a retry's poll: the flush in progress commits
+            # only what this consumer still owns.
+            self._batch.forget({(tp.topic, tp.partition) for tp in revoked})
+            return
+        self.flush()
+
+    def _route(self, record: Record, ingested_at: datetime) -> None:
+        if record.topic == self._topics.events:
+            try:
+                self._batch.add(EVENTS, event_row(record, ingested_at))
+            except ValidationError as error:
+                self._dead_letter(record, error, ingested_at)
+        else:
+            try:
+                dead = DeadLetter.model_validate_json(record.value)
+            except ValidationError as error:
+                self._dead_letter(record, error, ingested_at)
+            else:
+                self._batch.add(DEAD_LETTERS, dead_letter_row(dead, record, ingested_at))
+        self._batch.advance(record.topic, record.partition, record.offset)
+
+    def _dead_letter(self, record: Record, error: Exception, ingested_at: datetime) -> None:
+        self._metrics.unreadable.labels(record.topic).inc()
+        log.warning(
+            "unreadable record kept as a sink dead letter",
+            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
+        )
+        dead = unreadable(record, error, ingested_at)
+        self._batch.add(DEAD_LETTERS, dead_letter_row(dead, record, ingested_at))
+
+    def _insert_with_retry(self, table: TableSpec, rows: list[Row]) -> None:
+        delay = self._settings.retry_initial_seconds
+        while True:
+            try:
+                self._insert(table, rows)
+                return
+            except RetryableError as error:
+                cause = type(error.__cause__ or error).__name__
+                self._metrics.insert_errors.labels(table.name, cause).inc()
+                log.warning(
+                    "insert failed, retrying",
+                    extra={"table": table.name, "rows": len(rows), "retry_in_s": delay,
+                           "error": str(error)},
+                )  # fmt: skip
+                self._wait(delay)
+                delay = min(delay * 2, self._settings.retry_max_seconds)
+
+    def _wait(self, seconds: float) -> None:
+        """Wait with partitions paused, polling so the group keeps this member."""
+        assigned = self._consumer.assignment()
+        self._consumer.pause(*assigned)
+        deadline = self._clock() + seconds
+        try:
+            while self._clock() < deadline:
+                self._consumer.poll(timeout_ms=0)
+                self._sleep(min(0.5, max(deadline - self._clock(), 0.0)))
+        finally:
+            self._consumer.resume(*self._consumer.paused())
+
+    def _commit(self, batch: Batch) -> None:
+        owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        offsets = {
+            TopicPartition(topic, partition): OffsetAndMetadata(offset, "", -1)
+            for (topic, partition), offset in batch.next_offsets.items()
+            if (topic, partition) in owned
+        }
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets=offsets)
+        except CommitFailedError:
+            log.warning(
+                "commit refused after a rebalance; the new owner re-reads those records "
+                "and the tables deduplicate them"
+            )
+            return
+        self._metrics.last_commit.set(time.time())
+
+    def _observe(self, batch: Batch, started: float) -> None:
+        self._metrics.batches.inc()
+        self._metrics.batch_seconds.observe(self._clock() - started)
+        written_at = self._now()
+        for table, rows in batch.rows.items():
+            self._metrics.rows.labels(table.name).inc(len(rows))
+        for row in batch.rows.get(EVENTS, ()):
+            occurred_at, source = row[1], row[3]
+            assert isinstance(occurred_at, datetime)
+            latency = (written_at - occurred_at).total_seconds()
+            self._metrics.event_to_queryable.labels(source).observe(max(latency, 0.0))
+
+    def _new_batch(self) -> Batch:
+        return Batch(self._settings.max_batch_rows, self._settings.max_batch_seconds, self._clock)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, writer: ClickHouseWriter) -> None:
+        self._writer = writer
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._writer.partitions_revoked(revoked)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions assigned", extra={"partitions": len(assigned)})
+
+
+def _record(message: Any) -> Record:
+    return Record(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp_ms=message.timestamp,
+    )

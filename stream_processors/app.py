@@ -1,0 +1,112 @@
+"""The stream topology, in flow order. Read this file first.
+
+    tp.raw        (key: primary identifier, value: raw JSON bytes from producers)
+      │  ingest: decode + validate (stream_processors.ingest.validate)
+      ├──► tp.events      (key: primary identifier, value: normalised event JSON)
+      └──► tp.deadletter  (key: origin topic:partition:offset, value: DeadLetter JSON)
+
+The ClickHouse writer (``sinks``) consumes tp.events and tp.deadletter in a
+consumer group of its own, so a slow or absent ClickHouse never stalls this
+loop. Agents stay thin: they move records and call the pure logic.
+
+Processing guarantee: at-least-once (Faust's default). Faust flushes its
+producer before committing consumer offsets, so an input offset is committed
+only after its output was handed to Kafka; a crash can repeat outputs, and
+every consumer downstream is idempotent on ``event_id`` / origin.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from schemas.deadletter import Origin
+from schemas.events import encode_event
+from schemas.settings import KafkaSettings
+from stream_processors.ingest import Accepted, validate
+from stream_processors.metrics import IngestMetrics
+from stream_processors.settings import WorkerSettings
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_app(
+    kafka: KafkaSettings,
+    worker: WorkerSettings,
+    registry: CollectorRegistry,
+    clock: Clock = utc_now,
+) -> faust.App:
+    """Declare the Faust app, its topics and agents for these settings."""
+    app = faust.App(
+        worker.app_id,
+        broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
+        broker_credentials=_credentials(kafka),
+        store="memory://",
+        web_enabled=False,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        topic_replication_factor=1,
+        producer_acks=-1,
+        producer_compression_type="lz4",
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    topics = kafka.topics
+    raw_topic = app.topic(topics.raw, key_type=bytes, value_type=bytes)
+    events_topic = app.topic(topics.events, key_type=bytes, value_type=bytes)
+    deadletter_topic = app.topic(topics.deadletter, key_type=bytes, value_type=bytes)
+    policy = worker.ingest_policy()
+    metrics = IngestMetrics(registry, max_locations=worker.max_locations)
+
+    # (primary identifier, raw bytes) ──► validate ──► events | deadletter
+    @app.agent(raw_topic, name="ingest")
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        async for record in stream.events():
+            now = clock()
+            result = validate(record.value, origin_of(record.message), now, policy)
+            if isinstance(result, Accepted):
+                _, key = result.event.identifiers.primary()
+                await events_topic.send(key=key.encode(), value=encode_event(result.event))
+                metrics.accepted(result.event, now)
+            else:
+                dead = result.dead_letter
+                await deadletter_topic.send(key=dead.key(), value=dead.encode())
+                metrics.rejected(dead)
+
+    return app
+
+
+def origin_of(message: Any) -> Origin:
+    """The coordinates of a consumed Faust message."""
+    timestamp = message.timestamp
+    key = message.key
+    return Origin(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp=datetime.fromtimestamp(timestamp, UTC) if timestamp else None,
+        key=key.decode("utf-8", "replace")[:256] if isinstance(key, bytes) else None,
+    )
+
+
+def _credentials(kafka: KafkaSettings) -> Any:
+    context = ssl.create_default_context(cafile=kafka.ssl_cafile) if kafka.ssl_cafile else None
+    if kafka.sasl_mechanism and kafka.sasl_username and kafka.sasl_password:
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value(),
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None

@@ -1,0 +1,152 @@
+"""Ingest: decode and validate raw bytes into a normalised event, or a dead letter.
+
+Pure: no Faust, no Kafka. ``validate`` is the whole stage; the agent in
+``app.py`` only moves its result to the right topic. Idempotent: the same
+input, origin and clock give the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.deadletter import DeadLetter, Origin, Reason, Stage
+from schemas.events import EVENT_ADAPTER, TouchpointEvent
+
+# When several fields are wrong, the reason names the most fundamental problem.
+_FIELD_REASONS: dict[str, Reason] = {
+    "event_id": Reason.INVALID_EVENT_ID,
+    "schema_version": Reason.UNSUPPORTED_SCHEMA_VERSION,
+}
+_REASON_PRIORITY: tuple[Reason, ...] = (
+    Reason.INVALID_EVENT_ID,
+    Reason.MISSING_IDENTIFIER,
+    Reason.UNSUPPORTED_SCHEMA_VERSION,
+    Reason.MISSING_FIELD,
+    Reason.UNKNOWN_FIELD,
+    Reason.INVALID_FIELD,
+)
+_MAX_DETAIL_ERRORS = 5
+
+
+@dataclass(frozen=True)
+class IngestPolicy:
+    """Limits that make valid JSON unacceptable anyway."""
+
+    max_event_bytes: int = 256 * 1024
+    max_future_skew: timedelta = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A valid event, normalised (``received_at`` filled), with the record it came from."""
+
+    event: TouchpointEvent
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Input that can never become an event, ready for the dead-letter topic."""
+
+    dead_letter: DeadLetter
+
+
+def validate(
+    raw: bytes, origin: Origin, now: datetime, policy: IngestPolicy
+) -> Accepted | Rejected:
+    """Turn one raw record into an :class:`Accepted` event or a :class:`Rejected` dead letter.
+
+    ``now`` is the injected clock (aware UTC); ``received_at`` defaults to the
+    record's Kafka timestamp, else ``now``. Never raises for bad input.
+    """
+
+    def reject(reason: Reason, detail: str, claimed: dict[str, Any] | None = None) -> Rejected:
+        claimed = claimed or {}
+        return Rejected(
+            DeadLetter(
+                raw=raw,
+                raw_size=len(raw),
+                reason=reason,
+                detail=detail,
+                stage=Stage.INGEST,
+                origin=origin,
+                dead_lettered_at=now,
+                source=_claimed_str(claimed, "source"),
+                event_id=_claimed_str(claimed, "event_id"),
+            )
+        )
+
+    if len(raw) > policy.max_event_bytes:
+        return reject(
+            Reason.TOO_LARGE, f"event is {len(raw)} bytes, limit is {policy.max_event_bytes}"
+        )
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        return reject(Reason.NOT_JSON, f"not valid UTF-8 JSON: {error}")
+    if not isinstance(document, dict):
+        return reject(Reason.NOT_OBJECT, f"expected a JSON object, got {type(document).__name__}")
+    try:
+        event = EVENT_ADAPTER.validate_python(document)
+    except ValidationError as error:
+        reason, detail = explain(error)
+        return reject(reason, detail, document)
+    if event.occurred_at > now + policy.max_future_skew:
+        return reject(
+            Reason.FUTURE_TIMESTAMP,
+            f"occurred_at {event.occurred_at.isoformat()} is more than "
+            f"{policy.max_future_skew} ahead of {now.isoformat()}",
+            document,
+        )
+    if event.received_at is None:
+        event = event.model_copy(update={"received_at": origin.timestamp or now})
+    return Accepted(event=event, origin=origin)
+
+
+def explain(error: ValidationError) -> tuple[Reason, str]:
+    """The most fundamental reason among a validation error's details, and a readable detail."""
+    errors = error.errors(include_url=False, include_input=False)
+    reasons = [_reason_of(item) for item in errors]
+    if Reason.UNKNOWN_SOURCE in reasons or Reason.MISSING_SOURCE in reasons:
+        chosen = (
+            Reason.UNKNOWN_SOURCE if Reason.UNKNOWN_SOURCE in reasons else Reason.MISSING_SOURCE
+        )
+    else:
+        chosen = min(reasons, key=_REASON_PRIORITY.index)
+    parts = [f"{_path(item['loc'])}: {item['msg']}" for item in errors[:_MAX_DETAIL_ERRORS]]
+    if len(errors) > _MAX_DETAIL_ERRORS:
+        parts.append(f"and {len(errors) - _MAX_DETAIL_ERRORS} more")
+    return chosen, "; ".join(parts)
+
+
+def _reason_of(item: Any) -> Reason:
+    kind, loc = item["type"], item["loc"]
+    if kind == "union_tag_invalid":
+        return Reason.UNKNOWN_SOURCE
+    if kind == "union_tag_not_found":
+        return Reason.MISSING_SOURCE
+    field = loc[1] if len(loc) > 1 else ""
+    if field in _FIELD_REASONS:
+        return _FIELD_REASONS[field]
+    if field == "identifiers" and len(loc) == 2 and kind == "value_error":
+        return Reason.MISSING_IDENTIFIER
+    if kind == "missing":
+        return Reason.MISSING_FIELD
+    if kind == "extra_forbidden":
+        return Reason.UNKNOWN_FIELD
+    return Reason.INVALID_FIELD
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    # loc starts with the union tag (the source); the field path follows it.
+    return ".".join(str(part) for part in loc[1:]) or "event"
+
+
+def _claimed_str(document: dict[str, Any], field: str) -> str | None:
+    value = document.get(field)
+    return value[:128] if isinstance(value, str) else None

@@ -1,0 +1,4 @@
+"""The ``touchpoints`` command and the wiring that builds components from settings.
+
+Top layer: it imports the others; nothing imports it.
+"""

@@ -1,0 +1,78 @@
+"""Long-running components: the Faust worker and the ClickHouse writer."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+import faust
+from kafka import KafkaConsumer
+from prometheus_client import REGISTRY, start_http_server
+
+from schemas.settings import ClickHouseSettings, KafkaSettings
+from sinks.clickhouse import TableInserter, connect
+from sinks.metrics import WriterMetrics
+from sinks.settings import WriterSettings
+from sinks.writer import ClickHouseWriter
+from stream_processors.app import build_app
+from stream_processors.settings import WorkerSettings
+from touchpoints.logs import LogSettings, dict_config
+
+log = logging.getLogger(__name__)
+
+
+class NotMigratedError(RuntimeError):
+    """The writer's tables are missing: migrations were not applied."""
+
+
+def run_worker(kafka: KafkaSettings, worker: WorkerSettings, logs: LogSettings) -> None:
+    """Serve metrics and run the Faust worker until SIGTERM/SIGINT."""
+    start_http_server(worker.metrics_port, addr=worker.metrics_host, registry=REGISTRY)
+    app = build_app(kafka, worker, REGISTRY)
+    faust.Worker(
+        app,
+        loglevel=logs.level,
+        logging_config=dict_config(logs),
+    ).execute_from_commandline()
+
+
+def run_writer(
+    kafka: KafkaSettings, clickhouse: ClickHouseSettings, writer: WriterSettings
+) -> None:
+    """Serve metrics and copy result topics into ClickHouse until SIGTERM/SIGINT."""
+    client = connect(clickhouse)
+    missing = [
+        t for t in ("events", "dead_letters") if not client.execute(f"EXISTS TABLE {t}")[0][0]
+    ]
+    if missing:
+        raise NotMigratedError(
+            f"tables {', '.join(missing)} missing in database {clickhouse.database}: "
+            "run `touchpoints db migrate` first"
+        )
+    start_http_server(writer.metrics_port, addr=writer.metrics_host, registry=REGISTRY)
+    consumer = KafkaConsumer(
+        **kafka.kafka_python_config(),
+        group_id=writer.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=writer.max_poll_records,
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    sink = ClickHouseWriter(
+        consumer, TableInserter(client), kafka.topics, writer, WriterMetrics(REGISTRY)
+    )
+    try:
+        sink.run(stop)
+    finally:
+        consumer.close(autocommit=False)
+        client.disconnect()

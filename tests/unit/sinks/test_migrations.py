@@ -1,0 +1,101 @@
+"""Migrations: file rules, dialects, and the DDL proven on current ClickHouse (chdb)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sinks.migrate import (
+    LEGACY,
+    MODERN,
+    MigrationError,
+    MigrationRunner,
+    dialect_for,
+    load_migrations,
+    parse_version,
+    statements,
+)
+
+
+class ChdbExecute:
+    """The runner's ``execute`` on chdb: in-process ClickHouse of today's version."""
+
+    def __init__(self, path: Path) -> None:
+        from chdb import session
+
+        self.session = session.Session(str(path))
+        self.session.query("CREATE DATABASE IF NOT EXISTS tp")
+        self.session.query("USE tp")
+
+    def __call__(self, sql: str) -> Sequence[Sequence[Any]]:
+        result = self.session.query(sql, "JSONCompact")
+        text = str(result).strip()
+        return json.loads(text)["data"] if text else []
+
+
+@pytest.fixture(scope="module")
+def chdb_execute(tmp_path_factory: pytest.TempPathFactory) -> ChdbExecute:
+    return ChdbExecute(tmp_path_factory.mktemp("chdb"))
+
+
+def test_migrations_apply_on_current_clickhouse_and_only_once(chdb_execute: ChdbExecute) -> None:
+    runner = MigrationRunner(chdb_execute, MODERN)
+    migrations = load_migrations()
+    assert [m.version for m in runner.apply(migrations)] == [m.version for m in migrations]
+    assert runner.apply(migrations) == []
+    tables = {row[0] for row in chdb_execute("SHOW TABLES")}
+    assert {"events", "dead_letters", "schema_migrations"} <= tables
+
+
+def test_duplicate_events_collapse_under_final(chdb_execute: ChdbExecute) -> None:
+    MigrationRunner(chdb_execute, MODERN).apply(load_migrations())
+    row = (
+        "('6f1c1f52-3c1e-4a43-9a53-1f6fb0d1b001', '2026-11-23 12:00:00.123', "
+        "'2026-11-23 12:00:00.200', 'web', 'checkout', 'site:www', 1, 'cust-1', '', '', '', '',"
+        " '', '', 1, NULL, '{}', 'tp.events', 0, {offset}, now64(3))"
+    )
+    for offset in (7, 7, 9):  # a redelivered batch, then a duplicate from another offset
+        chdb_execute(f"INSERT INTO events VALUES {row.replace('{offset}', str(offset))}")
+    rows = chdb_execute("SELECT count(), any(toString(occurred_at)) FROM events FINAL")
+    assert rows[0][0] == 1
+    assert rows[0][1] == "2026-11-23 12:00:00.123"
+
+
+def test_an_edited_applied_migration_is_refused(tmp_path: Path, chdb_execute: ChdbExecute) -> None:
+    runner = MigrationRunner(chdb_execute, MODERN)
+    runner.apply(load_migrations())
+    edited = load_migrations()
+    first = edited[0]
+    changed = type(first)(first.version, first.name, first.sql + "\n-- edited\n")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        runner.pending([changed, *edited[1:]])
+
+
+def test_migration_files_follow_the_naming_rule(tmp_path: Path) -> None:
+    (tmp_path / "0001_ok.sql").write_text("SELECT 1")
+    (tmp_path / "2_bad.sql").write_text("SELECT 1")
+    with pytest.raises(MigrationError, match=r"NNNN_name\.sql"):
+        load_migrations(tmp_path)
+
+
+def test_legacy_servers_get_plain_types() -> None:
+    sql = "a DateTime64(3, 'UTC'), b LowCardinality(String), c Nullable(DateTime64(3, 'UTC'))"
+    assert LEGACY.render(sql) == "a DateTime('UTC'), b String, c Nullable(DateTime('UTC'))"
+    assert MODERN.render(sql) == sql
+
+
+@pytest.mark.parametrize(
+    ("version", "dialect"),
+    [("18.16.1", LEGACY), ("19.17.4.11", LEGACY), ("20.1.2.4", MODERN), ("26.9.2.1", MODERN)],
+)
+def test_the_dialect_follows_the_server_version(version: str, dialect: object) -> None:
+    assert dialect_for(parse_version(version)) is dialect
+
+
+def test_statements_split_at_line_ending_semicolons_and_drop_comments() -> None:
+    sql = "-- a comment\nCREATE TABLE a (x String DEFAULT ';');\n\n-- only a comment;\nSELECT 2;\n"
+    assert statements(sql) == ["CREATE TABLE a (x String DEFAULT ';')", "SELECT 2"]

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.deadletter import Origin, Reason, Stage
+from stream_processors.ingest import Accepted, IngestPolicy, Rejected, validate
+from tests.builders import NOW, event_bytes, event_dict
+
+ORIGIN = Origin(topic="tp.raw", partition=2, offset=41, timestamp=NOW, key="cust-000001")
+POLICY = IngestPolicy(max_event_bytes=4096, max_future_skew=timedelta(days=1))
+
+
+def reason_of(raw: bytes) -> Reason:
+    result = validate(raw, ORIGIN, NOW, POLICY)
+    assert isinstance(result, Rejected), f"accepted: {raw[:200]!r}"
+    return result.dead_letter.reason
+
+
+def without(document: dict[str, object], field: str) -> dict[str, object]:
+    return {k: v for k, v in document.items() if k != field}
+
+
+BAD_INPUTS: dict[str, tuple[bytes, Reason]] = {
+    "bytes that are not JSON": (b"\xff\xfe not json {", Reason.NOT_JSON),
+    "JSON that is not an object": (b"[1, 2, 3]", Reason.NOT_OBJECT),
+    "an unknown source": (event_bytes("web", source="fax"), Reason.UNKNOWN_SOURCE),
+    "no source at all": (orjson.dumps(without(event_dict(), "source")), Reason.MISSING_SOURCE),
+    "a missing event_id": (orjson.dumps(without(event_dict(), "event_id")), Reason.INVALID_EVENT_ID),
+    "a malformed event_id": (event_bytes("web", event_id="not-a-uuid"), Reason.INVALID_EVENT_ID),
+    "no identifier at all": (event_bytes("shop", identifiers={}), Reason.MISSING_IDENTIFIER),
+    "a timestamp over a day ahead": (
+        event_bytes("web", occurred_at=(NOW + timedelta(days=1, seconds=1)).isoformat()),
+        Reason.FUTURE_TIMESTAMP,
+    ),
+    "a payload over the size limit": (
+        event_bytes("survey", payload={"survey_id": "s", "about_touchpoint": "x",
+                                       "comment": "x" * 3900, "language": "en", "csat": 3,
+                                       "nps": 5, "ces": 2, "about_event_id": None}) + b" " * 200,
+        Reason.TOO_LARGE,
+    ),
+    "a wrong type in a field": (
+        event_bytes("call_center", payload={**event_dict("call_center")["payload"],
+                                            "wait_seconds": "long"}),
+        Reason.INVALID_FIELD,
+    ),
+    "an unknown field": (event_bytes("web", colour="red"), Reason.UNKNOWN_FIELD),
+    "a required field missing": (orjson.dumps(without(event_dict(), "location")), Reason.MISSING_FIELD),
+    "an unsupported schema version": (event_bytes("web", schema_version=9),
+                                      Reason.UNSUPPORTED_SCHEMA_VERSION),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_each_kind_of_bad_input_gets_its_own_reason(case: str) -> None:
+    raw, expected = BAD_INPUTS[case]
+    assert reason_of(raw) == expected
+
+
+def test_the_issues_eight_kinds_of_bad_input_have_distinct_reasons() -> None:
+    kinds = ["bytes that are not JSON", "JSON that is not an object", "an unknown source",
+             "a malformed event_id", "no identifier at all", "a timestamp over a day ahead",
+             "a payload over the size limit", "a wrong type in a field"]  # fmt: skip
+    reasons = {BAD_INPUTS[kind][1] for kind in kinds}
+    assert len(reasons) == len(kinds)
+
+
+def test_a_dead_letter_keeps_raw_bytes_origin_stage_and_a_readable_detail() -> None:
+    raw = event_bytes("web", event_id="nope")
+    result = validate(raw, ORIGIN, NOW, POLICY)
+    assert isinstance(result, Rejected)
+    dead = result.dead_letter
+    assert dead.raw == raw
+    assert dead.raw_size == len(raw)
+    assert dead.origin == ORIGIN
+    assert dead.stage is Stage.INGEST
+    assert dead.source == "web"
+    assert dead.event_id == "nope"
+    assert "event_id" in dead.detail
+    assert dead.key() == b"tp.raw:2:41"
+
+
+def test_a_valid_event_is_accepted_and_gets_received_at_from_the_record() -> None:
+    result = validate(event_bytes("call_center"), ORIGIN, NOW + timedelta(seconds=5), POLICY)
+    assert isinstance(result, Accepted)
+    assert result.event.received_at == NOW
+    assert result.origin == ORIGIN
+
+
+def test_received_at_set_by_the_producer_is_kept() -> None:
+    stamped = (NOW - timedelta(seconds=3)).isoformat()
+    result = validate(event_bytes("web", received_at=stamped), ORIGIN, NOW, POLICY)
+    assert isinstance(result, Accepted)
+    assert result.event.received_at == NOW - timedelta(seconds=3)
+
+
+def test_a_timestamp_just_inside_the_future_limit_is_accepted() -> None:
+    ahead = (NOW + timedelta(days=1)).isoformat()
+    assert isinstance(
+        validate(event_bytes("web", occurred_at=ahead), ORIGIN, NOW, POLICY), Accepted
+    )
+
+
+@given(st.binary(max_size=600))
+@settings(max_examples=300)
+def test_any_bytes_end_as_an_event_or_a_dead_letter_never_an_exception(raw: bytes) -> None:
+    result = validate(raw, ORIGIN, NOW, POLICY)
+    assert isinstance(result, Accepted | Rejected)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(st.sampled_from(["web", "shop", "call_center", "survey"]), st.data())
+@settings(max_examples=200)
+def test_near_valid_documents_never_raise(source: str, data: st.DataObject) -> None:
+    document = event_dict(source)
+    field = data.draw(st.sampled_from(sorted(document)))
+    document[field] = data.draw(json_values)
+    result = validate(orjson.dumps(document), ORIGIN, NOW, POLICY)
+    if isinstance(result, Rejected):
+        assert result.dead_letter.detail
+
+
+@given(st.sampled_from(["web", "shop", "call_center", "survey"]))
+def test_validation_is_idempotent(source: str) -> None:
+    raw = event_bytes(source)
+    assert validate(raw, ORIGIN, NOW, POLICY) == validate(raw, ORIGIN, NOW, POLICY)

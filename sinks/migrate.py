@@ -152,12 +152,13 @@ class MigrationRunner:
         for migration in self.pending(migrations):
             for statement in statements(self.dialect.render(migration.sql)):
                 self._execute(statement)
-            # Values are safe to inline: version is an int, name matches [a-z0-9_]+,
-            # checksum is hex and the dialect name is ours.
+            # INSERT ... SELECT, not VALUES: over the native protocol an INSERT with
+            # inline VALUES waits for a data block. The inlined values are safe:
+            # an int, a name matching [a-z0-9_]+, a hex checksum and our dialect name.
             self._execute(
                 "INSERT INTO schema_migrations (version, name, checksum, dialect, applied_at) "  # noqa: S608
-                f"VALUES ({migration.version}, '{migration.name}', '{migration.checksum}', "
-                f"'{self.dialect.name}', now())"
+                f"SELECT {migration.version}, '{migration.name}', '{migration.checksum}', "
+                f"'{self.dialect.name}', now()"
             )
             log.info(
                 "migration applied",

@@ -9,7 +9,7 @@ from typing import Any
 
 import faust
 from kafka import KafkaConsumer
-from prometheus_client import REGISTRY, start_http_server
+from prometheus_client import REGISTRY, disable_created_metrics, start_http_server
 
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import TableInserter, connect
@@ -21,6 +21,9 @@ from stream_processors.settings import WorkerSettings
 from touchpoints.logs import LogSettings, dict_config
 
 log = logging.getLogger(__name__)
+
+# The *_created series double the series count and no rule reads them.
+disable_created_metrics()
 
 
 class NotMigratedError(RuntimeError):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+
+from schemas.deadletter import Reason
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
@@ -56,3 +58,38 @@ def event_dict(source: str = "web", /, **overrides: Any) -> dict[str, Any]:
 
 def event_bytes(source: str = "web", /, **overrides: Any) -> bytes:
     return orjson.dumps(event_dict(source, **overrides))
+
+
+def without(document: dict[str, object], field: str) -> dict[str, object]:
+    return {k: v for k, v in document.items() if k != field}
+
+
+def bad_inputs(now: datetime, max_event_bytes: int) -> dict[str, tuple[bytes, Reason]]:
+    """One raw input per kind of bad input, with the reason ingest must give it."""
+    return {
+        "bytes that are not JSON": (b"\xff\xfe not json {", Reason.NOT_JSON),
+        "JSON that is not an object": (b"[1, 2, 3]", Reason.NOT_OBJECT),
+        "an unknown source": (event_bytes("web", source="fax"), Reason.UNKNOWN_SOURCE),
+        "no source at all": (orjson.dumps(without(event_dict(), "source")), Reason.MISSING_SOURCE),
+        "a missing event_id": (orjson.dumps(without(event_dict(), "event_id")), Reason.INVALID_EVENT_ID),
+        "a malformed event_id": (event_bytes("web", event_id="not-a-uuid"), Reason.INVALID_EVENT_ID),
+        "no identifier at all": (event_bytes("shop", identifiers={}), Reason.MISSING_IDENTIFIER),
+        "a timestamp over a day ahead": (
+            event_bytes("web", occurred_at=(now + timedelta(days=1, seconds=1)).isoformat()),
+            Reason.FUTURE_TIMESTAMP,
+        ),
+        "a payload over the size limit": (
+            event_bytes("survey", payload={"survey_id": "s", "about_touchpoint": "x",
+                                           "comment": "x" * max_event_bytes}),
+            Reason.TOO_LARGE,
+        ),
+        "a wrong type in a field": (
+            event_bytes("call_center", payload={**event_dict("call_center")["payload"],
+                                                "wait_seconds": "long"}),
+            Reason.INVALID_FIELD,
+        ),
+        "an unknown field": (event_bytes("web", colour="red"), Reason.UNKNOWN_FIELD),
+        "a required field missing": (orjson.dumps(without(event_dict(), "location")), Reason.MISSING_FIELD),
+        "an unsupported schema version": (event_bytes("web", schema_version=9),
+                                          Reason.UNSUPPORTED_SCHEMA_VERSION),
+    }  # fmt: skip

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
 
+from producers.settings import ProducerSettings
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.settings import WriterSettings
 from stream_processors.settings import WorkerSettings
 from touchpoints import logs, paths
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def load(factory: type[T], **overrides: Any) -> T:
@@ -193,6 +197,126 @@ def pipeline_status() -> None:
 
     for line in status():
         click.echo(line)
+
+
+# ── traffic and the main job ────────────────────────────────────────────────
+
+
+def _simulation_options(
+    default_duration: float, default_incidents: tuple[str, ...]
+) -> Callable[[F], F]:
+    def decorate(command: F) -> F:
+        options = [
+            click.option("--duration", default=default_duration, show_default=True,
+                         help="Seconds of traffic."),
+            click.option("--rate", default=200.0, show_default=True, help="Events per second."),
+            click.option("--customers", default=2000, show_default=True),
+            click.option("--seed", default=7, show_default=True,
+                         help="Same seed, same stream of events."),
+            click.option("--incident", "incidents", multiple=True, default=default_incidents,
+                         show_default=True,
+                         help="name[:target]@start+duration, e.g. ivr_outage@30s+30s, "
+                              "store_queue_spike:store-003@1m+2m, checkout_error_storm@20s+40s."),
+            click.option("--invalid-ratio", default=0.01, show_default=True,
+                         help="Share of events replaced by bad input of every kind."),
+        ]  # fmt: skip
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _simulation_config(
+    duration: float,
+    rate: float,
+    customers: int,
+    seed: int,
+    incidents: tuple[str, ...],
+    invalid_ratio: float,
+    as_fast_as_possible: bool = False,
+) -> Any:
+    from producers.simulator import SimulationConfig, parse_incidents
+
+    try:
+        return SimulationConfig(
+            seed=seed,
+            rate=rate,
+            duration_s=duration,
+            customers=customers,
+            incidents=parse_incidents(incidents),
+            invalid_ratio=invalid_ratio,
+            as_fast_as_possible=as_fast_as_possible,
+            pii_key=load(ProducerSettings).pii_hmac_key.get_secret_value().encode(),
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+
+
+@cli.command("simulate")
+@_simulation_options(60.0, ())
+@click.option("--as-fast-as-possible", is_flag=True, help="Do not pace: fill the topic.")
+@click.option("--truth", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the simulator's truth (event -> customer) as JSONL here.")  # fmt: skip
+def simulate_command(truth: Path | None, **options: Any) -> None:
+    """Send simulated customer traffic (web, shops, call center, surveys) to Kafka."""
+    from touchpoints.simulate import simulate
+
+    config = _simulation_config(**options)
+    stats = simulate(load(KafkaSettings), load(ProducerSettings), config, echo=click.echo,
+                     truth_path=truth)  # fmt: skip
+    click.echo(
+        f"sent {stats.total} events ({stats.invalid} invalid) in {stats.elapsed_s:.1f}s "
+        f"= {stats.achieved_rate:,.0f}/s"
+    )
+
+
+@cli.command()
+@_simulation_options(60.0, ("checkout_error_storm@15s+45s",))
+@click.option("--no-stack", is_flag=True, help="Do not start the local stack (it runs already).")
+def demo(no_stack: bool, **options: Any) -> None:
+    """The main job: stack, pipeline, a minute of traffic with an incident, and a report.
+
+    Starts what is missing, sends simulated traffic with an injected incident,
+    waits until ClickHouse holds every event and the incident's alert fires in
+    Prometheus, then prints what happened and where to look.
+    """
+    from touchpoints.demo import DemoError, DemoSettings, run_demo
+    from touchpoints.report import StackUrls
+
+    settings = DemoSettings(
+        kafka=load(KafkaSettings),
+        clickhouse=load(ClickHouseSettings),
+        worker=load(WorkerSettings),
+        writer=load(WriterSettings),
+        producer=load(ProducerSettings),
+        urls=load(StackUrls),
+        simulation=_simulation_config(**options),
+        start_stack=not no_stack,
+    )
+    try:
+        run_demo(settings, click.echo)
+    except DemoError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@cli.command()
+@click.option("--minutes", default=60, show_default=True, help="Look back this far.")
+def report(minutes: int) -> None:
+    """Events per source, dead letters by reason and current alerts."""
+    from datetime import UTC, datetime, timedelta
+
+    from touchpoints.report import StackUrls, collect, render
+
+    clickhouse, urls, worker_settings, writer_settings = (
+        load(ClickHouseSettings), load(StackUrls), load(WorkerSettings), load(WriterSettings)
+    )  # fmt: skip
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+    metrics = [
+        f"http://{worker_settings.metrics_host}:{worker_settings.metrics_port}/metrics",
+        f"http://{writer_settings.metrics_host}:{writer_settings.metrics_port}/metrics",
+    ]
+    click.echo(render(collect(clickhouse, urls, since), urls, clickhouse, metrics))
 
 
 def main() -> None:

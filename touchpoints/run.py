@@ -23,7 +23,7 @@ from touchpoints.logs import LogSettings, dict_config
 log = logging.getLogger(__name__)
 
 # The *_created series double the series count and no rule reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class NotMigratedError(RuntimeError):

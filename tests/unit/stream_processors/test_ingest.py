@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from schemas.deadletter import Origin, Reason, Stage
 from stream_processors.ingest import Accepted, IngestPolicy, Rejected, validate
-from tests.builders import NOW, event_bytes, event_dict
+from tests.builders import NOW, bad_inputs, event_bytes, event_dict
 
 ORIGIN = Origin(topic="tp.raw", partition=2, offset=41, timestamp=NOW, key="cust-000001")
 POLICY = IngestPolicy(max_event_bytes=4096, max_future_skew=timedelta(days=1))
@@ -21,38 +21,7 @@ def reason_of(raw: bytes) -> Reason:
     return result.dead_letter.reason
 
 
-def without(document: dict[str, object], field: str) -> dict[str, object]:
-    return {k: v for k, v in document.items() if k != field}
-
-
-BAD_INPUTS: dict[str, tuple[bytes, Reason]] = {
-    "bytes that are not JSON": (b"\xff\xfe not json {", Reason.NOT_JSON),
-    "JSON that is not an object": (b"[1, 2, 3]", Reason.NOT_OBJECT),
-    "an unknown source": (event_bytes("web", source="fax"), Reason.UNKNOWN_SOURCE),
-    "no source at all": (orjson.dumps(without(event_dict(), "source")), Reason.MISSING_SOURCE),
-    "a missing event_id": (orjson.dumps(without(event_dict(), "event_id")), Reason.INVALID_EVENT_ID),
-    "a malformed event_id": (event_bytes("web", event_id="not-a-uuid"), Reason.INVALID_EVENT_ID),
-    "no identifier at all": (event_bytes("shop", identifiers={}), Reason.MISSING_IDENTIFIER),
-    "a timestamp over a day ahead": (
-        event_bytes("web", occurred_at=(NOW + timedelta(days=1, seconds=1)).isoformat()),
-        Reason.FUTURE_TIMESTAMP,
-    ),
-    "a payload over the size limit": (
-        event_bytes("survey", payload={"survey_id": "s", "about_touchpoint": "x",
-                                       "comment": "x" * 3900, "language": "en", "csat": 3,
-                                       "nps": 5, "ces": 2, "about_event_id": None}) + b" " * 200,
-        Reason.TOO_LARGE,
-    ),
-    "a wrong type in a field": (
-        event_bytes("call_center", payload={**event_dict("call_center")["payload"],
-                                            "wait_seconds": "long"}),
-        Reason.INVALID_FIELD,
-    ),
-    "an unknown field": (event_bytes("web", colour="red"), Reason.UNKNOWN_FIELD),
-    "a required field missing": (orjson.dumps(without(event_dict(), "location")), Reason.MISSING_FIELD),
-    "an unsupported schema version": (event_bytes("web", schema_version=9),
-                                      Reason.UNSUPPORTED_SCHEMA_VERSION),
-}  # fmt: skip
+BAD_INPUTS = bad_inputs(NOW, POLICY.max_event_bytes)
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))

@@ -1,0 +1,141 @@
+"""The main job: stack, topics and tables, pipeline, simulated incident, report.
+
+Re-running it is harmless: every step is idempotent, and the report counts
+only what this run wrote.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from producers.settings import ProducerSettings
+from producers.simulator import SimulationConfig
+from schemas.settings import ClickHouseSettings, KafkaSettings
+from sinks.settings import WriterSettings
+from stream_processors.settings import WorkerSettings
+from touchpoints import paths
+from touchpoints.admin import create_topics, migrate
+from touchpoints.pipeline import start_pipeline
+from touchpoints.report import Report, StackUrls, collect, render, stored_counts
+from touchpoints.simulate import simulate
+
+Echo = Callable[[str], None]
+
+# Which touchpoint each simulator incident degrades, to wait for its alert.
+INCIDENT_TOUCHPOINT = {
+    "checkout_error_storm": "checkout",
+    "store_queue_spike": "queue",
+    "ivr_outage": "ivr_menu",
+}
+ALERT = "TouchpointsFrictionHigh"
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message says which and where to look."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    kafka: KafkaSettings
+    clickhouse: ClickHouseSettings
+    worker: WorkerSettings
+    writer: WriterSettings
+    producer: ProducerSettings
+    urls: StackUrls
+    simulation: SimulationConfig
+    start_stack: bool = True
+    catch_up_timeout_s: float = 180.0
+    alert_timeout_s: float = 120.0
+
+
+def run_demo(settings: DemoSettings, echo: Echo) -> Report:
+    """Run every step, echoing progress; returns the final report (also echoed)."""
+    began = time.monotonic()
+    if settings.start_stack:
+        _step(echo, "1/6", "local stack (Kafka, ClickHouse, Prometheus, Alertmanager)")
+        result = subprocess.run(["bash", str(paths.STACK_SCRIPT), "up"], check=False)
+        if result.returncode != 0:
+            raise DemoError("the local stack did not come up: see `touchpoints stack logs`")
+    _step(echo, "2/6", "topics and tables")
+    create_topics(settings.kafka, partitions=4)
+    version, applied = migrate(settings.clickhouse)
+    echo(f"  Kafka topics ready; ClickHouse {version}: {len(applied)} migrations applied now")
+    _step(echo, "3/6", "pipeline: Faust worker and ClickHouse writer in the background")
+    for line in start_pipeline():
+        echo(f"  {line}")
+    metrics = [
+        f"http://{settings.worker.metrics_host}:{settings.worker.metrics_port}/metrics",
+        f"http://{settings.writer.metrics_host}:{settings.writer.metrics_port}/metrics",
+    ]
+    for url in metrics:
+        _wait(partial(_answers, url), 60, f"{url} to answer (see .stack/pipeline/*.log)")
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    _step(echo, "4/6", f"simulated traffic for {settings.simulation.duration_s:g}s")
+    for incident in settings.simulation.incidents:
+        echo(f"  incident: {incident.spec()}")
+    stats = simulate(settings.kafka, settings.producer, settings.simulation, echo=echo)
+    valid, invalid = stats.total - stats.invalid, stats.invalid
+    echo(f"  sent {stats.total} ({valid} valid, {invalid} invalid) at {stats.achieved_rate:,.0f}/s")
+    _step(echo, "5/6", "waiting for every event to reach ClickHouse")
+    _wait(
+        lambda: _caught_up(settings.clickhouse, since, valid, invalid, echo),
+        settings.catch_up_timeout_s,
+        "the writer to store every event (see .stack/pipeline/writer.log)",
+    )
+    _step(echo, "6/6", "waiting for the incident's alert in Prometheus")
+    expected = {INCIDENT_TOUCHPOINT[i.name] for i in settings.simulation.incidents}
+    if expected:
+        _wait_for_alerts(settings, expected, echo)
+    report = collect(settings.clickhouse, settings.urls, since)
+    echo(render(report, settings.urls, settings.clickhouse, metrics))
+    echo(f"\nDone in {time.monotonic() - began:.0f}s. The pipeline keeps running:")
+    echo("`touchpoints pipeline stop` stops it, `touchpoints stack down` stops everything.")
+    return report
+
+
+def _caught_up(
+    clickhouse: ClickHouseSettings, since: datetime, valid: int, invalid: int, echo: Echo
+) -> bool:
+    events, dead = stored_counts(clickhouse, since)
+    stored, kept = sum(events.values()), sum(dead.values())
+    echo(f"  events {stored}/{valid}, dead letters {kept}/{invalid}")
+    return stored >= valid and kept >= invalid
+
+
+def _wait_for_alerts(settings: DemoSettings, touchpoints: set[str], echo: Echo) -> None:
+    def firing() -> bool:
+        report = collect(settings.clickhouse, settings.urls, datetime.now(UTC))
+        states = {a.labels.get("touchpoint", ""): a.state for a in report.alerts if a.name == ALERT}
+        echo("  " + ", ".join(f"{t}: {states.get(t, 'not yet')}" for t in sorted(touchpoints)))
+        return all(states.get(t) == "firing" for t in touchpoints)
+
+    try:
+        _wait(firing, settings.alert_timeout_s, f"{ALERT} to fire", interval=5.0)
+    except DemoError as error:
+        echo(f"  {error}; the report below shows what Prometheus has")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own local endpoint)
+            return True
+    except OSError:
+        return False
+
+
+def _wait(probe: Callable[[], bool], timeout: float, what: str, interval: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _step(echo: Echo, number: str, title: str) -> None:
+    echo(f"\n[{number}] {title}")

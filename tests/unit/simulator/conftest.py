@@ -12,9 +12,9 @@ START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 
 INCIDENTS = parse_incidents(
     [
-        "checkout_error_storm@40s+50s",
-        "store_queue_spike:store-003@60s+60s",
-        "ivr_outage@100s+40s",
+        "checkout_error_storm@20s+40s",
+        "store_queue_spike:store-003@60s+50s",
+        "ivr_outage@110s+40s",
     ]
 )
 
@@ -34,5 +34,5 @@ def healthy() -> list[Emission]:
 def incidents() -> list[Emission]:
     """Traffic with one of each incident (:data:`INCIDENTS`) and 2% bad input."""
     return run(
-        SimulationConfig(seed=12, rate=250, duration_s=160, incidents=INCIDENTS, invalid_ratio=0.02)
+        SimulationConfig(seed=12, rate=300, duration_s=160, incidents=INCIDENTS, invalid_ratio=0.02)
     )

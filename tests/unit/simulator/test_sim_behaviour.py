@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from producers.pii import PiiHasher
 from producers.simulator import Emission, SimulationConfig, build_population, generate, stream
-from schemas.events import EVENT_ADAPTER, TouchpointEvent, encode_event
+from schemas.events import EVENT_ADAPTER, SurveyEvent, TouchpointEvent, encode_event
 from tests.unit.simulator.conftest import START, run
 
 POPULATION = build_population(11, 2000, PiiHasher(SimulationConfig().pii_key))
@@ -30,7 +30,7 @@ def test_every_event_survives_the_wire(healthy: list[Emission], incidents: list[
 def test_emission_order_within_the_run(healthy: list[Emission]) -> None:
     offsets = [e.offset for e in healthy]
     assert offsets == sorted(offsets)
-    assert 0 <= offsets[0] and offsets[-1] <= 200
+    assert offsets[0] >= 0 and offsets[-1] <= 200
 
 
 def test_event_ids_are_unique(healthy: list[Emission]) -> None:
@@ -44,18 +44,28 @@ def test_every_source_and_touchpoint_shows_up(healthy: list[Emission]) -> None:
     assert len(seen) >= 15
 
 
+def encoded(config: SimulationConfig) -> list[tuple[float, bytes]]:
+    """The stream as it goes on the wire."""
+    return [
+        (offset, item if isinstance(item, bytes) else encode_event(item))
+        for offset, item in stream(config, START)
+    ]
+
+
 def test_same_seed_same_stream_other_seed_other_stream() -> None:
-    config = SimulationConfig(seed=3, rate=100, duration_s=20)
-    first = [(offset, encode_event(item)) for offset, item in stream(config, START)]  # type: ignore[arg-type]
-    again = [(offset, encode_event(item)) for offset, item in stream(config, START)]  # type: ignore[arg-type]
-    other = SimulationConfig(seed=4, rate=100, duration_s=20)
+    first = encoded(SimulationConfig(seed=3, rate=100, duration_s=20, invalid_ratio=0.05))
+    again = encoded(SimulationConfig(seed=3, rate=100, duration_s=20, invalid_ratio=0.05))
+    other = encoded(SimulationConfig(seed=4, rate=100, duration_s=20, invalid_ratio=0.05))
     assert first == again
-    assert [item for _, item in stream(other, START)] != [item for _, item in first]
+    common = {item for _, item in first} & {item for _, item in other}
+    assert common <= {b"42", b"null"}  # bad input that is "JSON but not an object"
 
 
 @pytest.mark.parametrize(("rate", "duration"), [(20, 300), (200, 60), (1000, 15), (5000, 4)])
 def test_count_is_rate_times_duration(rate: float, duration: float) -> None:
-    count = sum(1 for _ in generate(SimulationConfig(seed=1, rate=rate, duration_s=duration), START))
+    count = sum(
+        1 for _ in generate(SimulationConfig(seed=1, rate=rate, duration_s=duration), START)
+    )
     expected = rate * duration
     assert abs(count - expected) < 0.05 * expected + 4 * expected**0.5
 
@@ -129,15 +139,16 @@ def test_calls_go_through_the_ivr_first(healthy: list[Emission]) -> None:
 
 def test_surveys_rate_an_event_of_the_same_customer(healthy: list[Emission]) -> None:
     by_id = {str(e.item.event_id): e for e in healthy if not isinstance(e.item, bytes)}
-    surveys = [e for e in healthy if not isinstance(e.item, bytes) and e.item.source == "survey"]
+    surveys = [(e, e.item) for e in healthy if isinstance(e.item, SurveyEvent)]
     assert len(surveys) > 100
-    languages = Counter(e.item.payload.language for e in surveys if e.item.payload.comment)  # type: ignore[union-attr]
-    assert set(languages) == {"en", "pl", "el"}
-    for survey in surveys:
-        rated = by_id.get(survey.item.payload.about_event_id)  # type: ignore[union-attr, arg-type]
+    languages = {survey.payload.language for _, survey in surveys if survey.payload.comment}
+    assert languages == {"en", "pl", "el"}
+    for emission, survey in surveys:
+        assert survey.payload.about_event_id is not None
+        rated = by_id.get(survey.payload.about_event_id)
         if rated is not None:  # a POS sale may be uploaded after the run ended
-            assert rated.customer_id == survey.customer_id
-            assert rated.item.location == survey.item.location  # type: ignore[union-attr]
+            assert rated.customer_id == emission.customer_id
+            assert not isinstance(rated.item, bytes) and rated.item.location == survey.location
 
 
 def test_failed_checkouts_bring_calls(incidents: list[Emission]) -> None:
@@ -156,7 +167,9 @@ def test_failed_checkouts_bring_calls(incidents: list[Emission]) -> None:
 
 def test_bad_input_does_not_change_the_valid_events() -> None:
     clean = list(generate(SimulationConfig(seed=9, rate=200, duration_s=10), START))
-    dirty = list(generate(SimulationConfig(seed=9, rate=200, duration_s=10, invalid_ratio=0.1), START))
+    dirty = list(
+        generate(SimulationConfig(seed=9, rate=200, duration_s=10, invalid_ratio=0.1), START)
+    )
     assert len(clean) == len(dirty)
     kept = [(a, b) for a, b in zip(clean, dirty, strict=True) if b.bad_kind is None]
     assert len(kept) == len(clean) - len(clean) // 10

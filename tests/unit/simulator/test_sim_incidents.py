@@ -27,7 +27,10 @@ from producers.simulator.incidents import (
         ("ivr_outage@30s+30s", Incident("ivr_outage", None, 30, 30)),
         ("ivr_outage:billing@1m30s+500ms", Incident("ivr_outage", "queue:billing", 90, 0.5)),
         ("ivr_outage:queue:orders@1.5m+1h", Incident("ivr_outage", "queue:orders", 90, 3600)),
-        (" checkout_error_storm:site:m@2m+10s ", Incident("checkout_error_storm", "site:m", 120, 10)),
+        (
+            " checkout_error_storm:site:m@2m+10s ",
+            Incident("checkout_error_storm", "site:m", 120, 10),
+        ),
     ],
 )
 def test_good_specs_parse(spec: str, expected: Incident) -> None:
@@ -37,7 +40,10 @@ def test_good_specs_parse(spec: str, expected: Incident) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("checkout_storm@20s+40s", "valid names: store_queue_spike, ivr_outage, checkout_error_storm"),
+        (
+            "checkout_storm@20s+40s",
+            "valid names: store_queue_spike, ivr_outage, checkout_error_storm",
+        ),
         ("store_queue_spike:store-099@1m+2m", "valid targets: store-001"),
         ("checkout_error_storm:store-001@1m+2m", "valid targets: site:www, site:m"),
         ("ivr_outage@30s", "is not 'name[:target]@start+duration'"),
@@ -62,7 +68,9 @@ def test_times(text: str, seconds: float) -> None:
 
 
 def test_several_specs_comma_separated_or_repeated() -> None:
-    parsed = parse_incidents(["ivr_outage@1s+1s,checkout_error_storm@2s+2s", "store_queue_spike@3+3"])
+    parsed = parse_incidents(
+        ["ivr_outage@1s+1s,checkout_error_storm@2s+2s", "store_queue_spike@3+3"]
+    )
     assert [incident.name for incident in parsed] == [
         "ivr_outage",
         "checkout_error_storm",

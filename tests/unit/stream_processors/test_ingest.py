@@ -109,3 +109,8 @@ def test_near_valid_documents_never_raise(source: str, data: st.DataObject) -> N
 def test_validation_is_idempotent(source: str) -> None:
     raw = event_bytes(source)
     assert validate(raw, ORIGIN, NOW, POLICY) == validate(raw, ORIGIN, NOW, POLICY)
+
+
+def test_a_timestamp_just_past_the_future_limit_is_rejected() -> None:
+    ahead = (NOW + timedelta(days=1, milliseconds=1)).isoformat()
+    assert reason_of(event_bytes("web", occurred_at=ahead)) == Reason.FUTURE_TIMESTAMP

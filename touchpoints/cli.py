@@ -169,7 +169,7 @@ def writer(metrics_port: int | None) -> None:
 
 @cli.group()
 def pipeline() -> None:
-    """Run the worker and writer in the background (pid files and logs in .stack/pipeline)."""
+    """Run the worker and writer in the background (pid files, logs: .stack/pipeline/<app id>)."""
 
 
 @pipeline.command("start")
@@ -177,16 +177,17 @@ def pipeline_start() -> None:
     """Start one worker and the writer unless already running."""
     from touchpoints.pipeline import start_pipeline
 
-    for line in start_pipeline():
+    for line in start_pipeline(load(WorkerSettings).app_id):
         click.echo(line)
 
 
 @pipeline.command("stop")
-def pipeline_stop() -> None:
+@click.option("--all", "every", is_flag=True, help="Stop every pipeline started on this machine.")
+def pipeline_stop(every: bool) -> None:
     """Stop the background worker and writer."""
     from touchpoints.pipeline import stop_pipeline
 
-    for line in stop_pipeline():
+    for line in stop_pipeline(None if every else load(WorkerSettings).app_id):
         click.echo(line)
 
 
@@ -195,7 +196,7 @@ def pipeline_status() -> None:
     """Show whether the background worker and writer run."""
     from touchpoints.pipeline import pipeline_status as status
 
-    for line in status():
+    for line in status(load(WorkerSettings).app_id):
         click.echo(line)
 
 

@@ -67,14 +67,18 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
     version, applied = migrate(settings.clickhouse)
     echo(f"  Kafka topics ready; ClickHouse {version}: {len(applied)} migrations applied now")
     _step(echo, "3/6", "pipeline: Faust worker and ClickHouse writer in the background")
-    for line in start_pipeline():
+    for line in start_pipeline(settings.worker.app_id):
         echo(f"  {line}")
     metrics = [
         f"http://{settings.worker.metrics_host}:{settings.worker.metrics_port}/metrics",
         f"http://{settings.writer.metrics_host}:{settings.writer.metrics_port}/metrics",
     ]
     for url in metrics:
-        _wait(partial(_answers, url), 60, f"{url} to answer (see .stack/pipeline/*.log)")
+        _wait(
+            partial(_answers, url),
+            60,
+            f"{url} to answer (see `touchpoints pipeline status` for logs)",
+        )
     since = datetime.now(UTC) - timedelta(seconds=1)
     _step(echo, "4/6", f"simulated traffic for {settings.simulation.duration_s:g}s")
     for incident in settings.simulation.incidents:
@@ -86,7 +90,7 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
     _wait(
         lambda: _caught_up(settings.clickhouse, since, valid, invalid, echo),
         settings.catch_up_timeout_s,
-        "the writer to store every event (see .stack/pipeline/writer.log)",
+        "the writer to store every event (see `touchpoints pipeline status` for logs)",
     )
     _step(echo, "6/6", "waiting for the incident's alert in Prometheus")
     expected = {INCIDENT_TOUCHPOINT[i.name] for i in settings.simulation.incidents}

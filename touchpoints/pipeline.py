@@ -1,6 +1,13 @@
-"""The pipeline's own processes in the background: one Faust worker and the writer."""
+"""The pipeline's own processes in the background: one Faust worker and the writer.
+
+Each pipeline (named by its worker's app id) keeps its pid files and logs in
+``.stack/pipeline/<app id>/``, so a test's pipeline never mistakes the demo's
+for its own.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from touchpoints import paths
 from touchpoints.processes import Managed
@@ -8,32 +15,40 @@ from touchpoints.processes import Managed
 COMPONENTS = {"worker": ["worker"], "writer": ["writer"]}
 
 
-def _managed(name: str) -> Managed:
-    return Managed(name, paths.stack_dir() / "pipeline")
+def _root() -> Path:
+    return paths.stack_dir() / "pipeline"
 
 
-def start_pipeline() -> list[str]:
+def _managed(app_id: str, name: str) -> Managed:
+    return Managed(name, _root() / app_id)
+
+
+def start_pipeline(app_id: str) -> list[str]:
+    """Start the worker and writer of pipeline ``app_id`` unless they run; one line each."""
     lines = []
     for name, args in COMPONENTS.items():
-        process = _managed(name)
+        process = _managed(app_id, name)
         pid, started = process.start(args)
         state = "started" if started else "already running"
         lines.append(f"{name:<8} {state:<16} pid {pid:<7} log {process.log_file}")
     return lines
 
 
-def stop_pipeline() -> list[str]:
+def stop_pipeline(app_id: str | None = None) -> list[str]:
+    """Stop pipeline ``app_id``, or every pipeline started here when None."""
+    app_ids = [app_id] if app_id else sorted(p.name for p in _root().glob("*") if p.is_dir())
     lines = []
-    for name in COMPONENTS:
-        stopped = _managed(name).stop()
-        lines.append(f"{name:<8} {'stopped' if stopped else 'not running'}")
+    for each in app_ids:
+        for name in COMPONENTS:
+            stopped = _managed(each, name).stop()
+            lines.append(f"{each}: {name:<8} {'stopped' if stopped else 'not running'}")
     return lines
 
 
-def pipeline_status() -> list[str]:
+def pipeline_status(app_id: str) -> list[str]:
     lines = []
     for name in COMPONENTS:
-        process = _managed(name)
+        process = _managed(app_id, name)
         pid = process.pid()
         state = f"running pid {pid}" if pid else "stopped"
         lines.append(f"{name:<8} {state:<20} log {process.log_file}")

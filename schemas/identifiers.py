@@ -29,6 +29,9 @@ class IdentifierType(StrEnum):
     EMAIL_HASH = "email_hash"
 
 
+_FIELDS: tuple[str, ...] = tuple(kind.value for kind in IdentifierType)
+
+
 class MissingIdentifierError(ValueError):
     """An event carried no identifier at all, so it cannot belong to any customer."""
 
@@ -48,7 +51,7 @@ class Identifiers(BaseModel):
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Self:
-        if not any(getattr(self, kind.value) for kind in IdentifierType):
+        if not any(getattr(self, name) for name in _FIELDS):
             raise MissingIdentifierError(
                 "event carries no identifier: set at least one of "
                 + ", ".join(kind.value for kind in IdentifierType)

@@ -91,8 +91,8 @@ def test_window_is_half_open_and_targeted() -> None:
 def incidents(draw: st.DrawFn) -> Incident:
     name = draw(st.sampled_from(INCIDENT_NAMES))
     target = draw(st.sampled_from(VALID_TARGETS[name]))
-    start = draw(st.integers(0, 10_000)) / 10
-    duration = draw(st.integers(1, 10_000)) / 10
+    start = draw(st.integers(0, 10**9)) / 1000
+    duration = draw(st.integers(1, 10**9)) / 1000
     return Incident(name, target, start, duration)
 
 

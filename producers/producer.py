@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from producers.settings import ProducerSettings
 from schemas.events import TouchpointEvent, encode_event
@@ -30,7 +30,8 @@ class EventProducer:
     - delivery failures are counted and raised at :meth:`flush` (and logged as
       they happen), never swallowed.
 
-    Use as a context manager: leaving it flushes and closes.
+    Use as a context manager: leaving it flushes and closes. ``delivered_total``
+    counts every acknowledged record since it was created.
     """
 
     def __init__(
@@ -46,6 +47,7 @@ class EventProducer:
         self._failures: list[str] = []
         self.sent = 0
         self.delivered = 0
+        self.delivered_total = 0
         self._producer = KafkaProducer(
             **kafka.kafka_python_config(),
             acks="all",
@@ -70,16 +72,24 @@ class EventProducer:
         future.add_errback(self._failed)
 
     def flush(self) -> None:
-        """Block until every queued record is acknowledged; raise if any failed."""
-        self._producer.flush(timeout=self._flush_timeout)
-        if self.delivered + len(self._failures) < self.sent:
+        """Block until every queued record is acknowledged; raise if any failed.
+
+        Raises :class:`DeliveryError` naming how many records failed or were not
+        acknowledged in time; the counts start again from zero afterwards.
+        """
+        try:
+            self._producer.flush(timeout=self._flush_timeout)
+        except KafkaTimeoutError as error:
             raise DeliveryError(
-                f"{self.sent - self.delivered - len(self._failures)} records not acknowledged "
-                f"within {self._flush_timeout:.0f}s"
-            )
-        if self._failures:
-            failures, self._failures = self._failures, []
-            raise DeliveryError(f"{len(failures)} records failed: {failures[0]}")
+                f"records not acknowledged within {self._flush_timeout:.0f}s: {error}"
+            ) from error
+        failures, self._failures = self._failures, []
+        unacknowledged = self.sent - self.delivered - len(failures)
+        self.sent = self.delivered = 0
+        if failures:
+            raise DeliveryError(f"{len(failures)} records failed, first: {failures[0]}")
+        if unacknowledged > 0:
+            raise DeliveryError(f"{unacknowledged} records not acknowledged")
 
     def close(self) -> None:
         try:
@@ -100,6 +110,7 @@ class EventProducer:
 
     def _delivered(self, _metadata: Any) -> None:
         self.delivered += 1
+        self.delivered_total += 1
         if self._on_delivered is not None:
             self._on_delivered(1)
 

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEVELOPMENT_PII_KEY = "touchpoints-local-development-key"
+
 
 class ProducerSettings(BaseSettings):
     """How events are produced: durability, batching and the personal-data hashing key."""
@@ -20,6 +22,10 @@ class ProducerSettings(BaseSettings):
     flush_timeout_seconds: float = Field(default=60.0, gt=0)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     pii_hmac_key: SecretStr = Field(
-        default=SecretStr("touchpoints-local-development-key"),
+        default=SecretStr(DEVELOPMENT_PII_KEY),
         description="keyed-HMAC secret for phone and email hashes; set it in production",
     )
+
+    def uses_development_key(self) -> bool:
+        """True while the PII key is the public development default (fine locally only)."""
+        return self.pii_hmac_key.get_secret_value() == DEVELOPMENT_PII_KEY

@@ -20,9 +20,11 @@ class Stage(StrEnum):
 class Reason(StrEnum):
     """Why input was rejected: one code per kind of bad input."""
 
+    EMPTY = "empty"
     NOT_JSON = "not_json"
     NOT_OBJECT = "not_object"
     TOO_LARGE = "too_large"
+    TOO_OLD = "too_old"
     UNKNOWN_SOURCE = "unknown_source"
     MISSING_SOURCE = "missing_source"
     INVALID_EVENT_ID = "invalid_event_id"
@@ -32,6 +34,7 @@ class Reason(StrEnum):
     MISSING_FIELD = "missing_field"
     UNKNOWN_FIELD = "unknown_field"
     INVALID_FIELD = "invalid_field"
+    INTERNAL = "internal"
 
 
 class Origin(BaseModel):
@@ -57,7 +60,10 @@ class DeadLetter(BaseModel):
     )
 
     raw: bytes = Field(description="the record's value exactly as received (base64 in JSON)")
-    raw_size: Annotated[int, Field(ge=0)]
+    raw_size: Annotated[int, Field(ge=0)] = Field(description="size of the input as received")
+    raw_truncated: bool = Field(
+        default=False, description="raw keeps only the first bytes of an oversized input"
+    )
     reason: Reason
     detail: str = Field(description="human-readable: which field, what was wrong")
     stage: Stage

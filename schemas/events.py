@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias, get_args
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -80,7 +80,11 @@ TouchpointEvent: TypeAlias = Annotated[
 ]
 """Any touchpoint event; ``source`` selects the payload model."""
 
-SOURCES: tuple[str, ...] = ("web", "shop", "call_center", "survey")
+SOURCES: tuple[str, ...] = tuple(
+    get_args(model.model_fields["source"].annotation)[0]
+    for model in get_args(get_args(TouchpointEvent)[0])
+)
+"""Every source name, in union order, read off the models."""
 
 EVENT_ADAPTER: TypeAdapter[TouchpointEvent] = TypeAdapter(TouchpointEvent)
 """Validates and serialises :data:`TouchpointEvent`; build once, reuse everywhere."""

@@ -21,3 +21,8 @@ def to_utc_millis(value: datetime) -> datetime:
 
 UtcMillis = Annotated[AwareDatetime, AfterValidator(to_utc_millis)]
 """An aware timestamp, normalised to UTC and millisecond precision."""
+
+
+def utc_now() -> datetime:
+    """The wall clock, aware and in UTC: the default clock components are given."""
+    return datetime.now(UTC)

@@ -15,17 +15,19 @@ from schemas.deadletter import DeadLetter, Origin, Reason, Stage
 from schemas.events import EVENT_ADAPTER
 
 Row = tuple[object, ...]
+UNKNOWN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+"""Stands in for a missing Kafka timestamp (records from brokers since 0.10 have one)."""
 
 
 @dataclass(frozen=True)
 class Record:
-    """A consumed Kafka record, as the writer sees it."""
+    """A consumed Kafka record, as the writer sees it (``value`` is None for a tombstone)."""
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None
     timestamp_ms: int | None = None
 
 
@@ -54,7 +56,7 @@ DEAD_LETTERS = TableSpec(
     "dead_letters",
     (
         "origin_topic", "origin_partition", "origin_offset", "origin_timestamp", "origin_key",
-        "stage", "reason", "detail", "source", "event_id", "raw", "raw_size",
+        "stage", "reason", "detail", "source", "event_id", "raw", "raw_size", "raw_truncated",
         "dead_lettered_at", *LINEAGE,
     ),
 )  # fmt: skip
@@ -62,6 +64,8 @@ DEAD_LETTERS = TableSpec(
 
 def event_row(record: Record, ingested_at: datetime) -> Row:
     """A row for ``events``. Raises ``ValidationError`` if the record is not an event."""
+    if record.value is None:
+        raise ValueError("empty value (a tombstone?)")
     event = EVENT_ADAPTER.validate_json(record.value)
     ids = event.identifiers
     return (
@@ -93,7 +97,7 @@ def dead_letter_row(dead: DeadLetter, record: Record, ingested_at: datetime) -> 
         origin.topic,
         origin.partition,
         origin.offset,
-        origin.timestamp,
+        origin.timestamp or UNKNOWN_TIME,
         origin.key or "",
         dead.stage.value,
         dead.reason.value,
@@ -102,6 +106,7 @@ def dead_letter_row(dead: DeadLetter, record: Record, ingested_at: datetime) -> 
         dead.event_id or "",
         dead.raw,
         dead.raw_size,
+        int(dead.raw_truncated),
         dead.dead_lettered_at,
         *_lineage(record, ingested_at),
     )
@@ -109,13 +114,14 @@ def dead_letter_row(dead: DeadLetter, record: Record, ingested_at: datetime) -> 
 
 def unreadable(record: Record, error: Exception, now: datetime) -> DeadLetter:
     """A sink-stage dead letter for a record the writer cannot turn into a row."""
-    reason = Reason.INVALID_FIELD if isinstance(error, ValidationError) else Reason.NOT_JSON
+    reason = Reason.INVALID_FIELD if isinstance(error, ValidationError) else Reason.EMPTY
     timestamp = (
         datetime.fromtimestamp(record.timestamp_ms / 1000, UTC) if record.timestamp_ms else None
     )
+    raw = record.value or b""
     return DeadLetter(
-        raw=record.value,
-        raw_size=len(record.value),
+        raw=raw,
+        raw_size=len(raw),
         reason=reason,
         detail=f"writer could not read a record of {record.topic}: {str(error)[:500]}",
         stage=Stage.SINK,

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer
@@ -26,6 +26,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter
+from schemas.timeutil import utc_now
 from schemas.topics import Topics
 from sinks.batch import Batch
 from sinks.clickhouse import RetryableError
@@ -45,10 +46,8 @@ from sinks.settings import WriterSettings
 log = logging.getLogger(__name__)
 
 Insert = Callable[[TableSpec, list[Row]], None]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+_OCCURRED_AT = EVENTS.columns.index("occurred_at")
+_SOURCE = EVENTS.columns.index("source")
 
 
 class ClickHouseWriter:
@@ -80,7 +79,6 @@ class ClickHouseWriter:
         self._now = now
         self._sleep = sleep
         self._batch = self._new_batch()
-        self._flushing = False
 
     def subscribe(self) -> None:
         self._consumer.subscribe(
@@ -109,33 +107,43 @@ class ClickHouseWriter:
         if self._batch.due():
             self.flush()
 
-    def flush(self) -> None:
-        """Write every table of the batch, then commit its offsets. Retries transient errors."""
+    def flush(self, retry: bool = True) -> None:
+        """Write every table of the batch, then commit its offsets.
+
+        With ``retry`` (the normal path) transient errors are waited out; without
+        it a :class:`RetryableError` propagates and the batch is kept.
+        """
         batch = self._batch
         if batch.empty():
             return
-        self._flushing = True
         started = self._clock()
-        try:
-            for table, rows in batch.rows.items():
+        for table, rows in batch.rows.items():
+            if retry:
                 self._insert_with_retry(table, rows)
-            self._commit(batch)
-        finally:
-            self._flushing = False
+            else:
+                self._insert(table, rows)
+        self._commit(batch)
         self._observe(batch, started)
         self._batch = self._new_batch()
 
     def partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        """Before losing partitions, write and commit what was read from them."""
-        if self._flushing:
-            # Called from inside a retry's poll: the flush in progress commits
-            # only what this consumer still owns.
+        """Before losing partitions, try once to write and commit what was read from them.
+
+        Runs inside kafka-python's rebalance callback, so it never waits: if
+        ClickHouse is unavailable the revoked partitions' offsets are dropped
+        (their rows stay in the batch; the new owner re-reads from the last
+        commit and the tables deduplicate what is written twice).
+        """
+        try:
+            self.flush(retry=False)
+        except RetryableError as error:
+            log.warning("could not flush before a rebalance", extra={"error": str(error)})
             self._batch.forget({(tp.topic, tp.partition) for tp in revoked})
-            return
-        self.flush()
 
     def _route(self, record: Record, ingested_at: datetime) -> None:
-        if record.topic == self._topics.events:
+        if not record.value:
+            self._dead_letter(record, ValueError("empty value (a tombstone?)"), ingested_at)
+        elif record.topic == self._topics.events:
             try:
                 self._batch.add(EVENTS, event_row(record, ingested_at))
             except ValidationError as error:
@@ -176,16 +184,13 @@ class ClickHouseWriter:
                 delay = min(delay * 2, self._settings.retry_max_seconds)
 
     def _wait(self, seconds: float) -> None:
-        """Wait with partitions paused, polling so the group keeps this member."""
-        assigned = self._consumer.assignment()
-        self._consumer.pause(*assigned)
-        deadline = self._clock() + seconds
-        try:
-            while self._clock() < deadline:
-                self._consumer.poll(timeout_ms=0)
-                self._sleep(min(0.5, max(deadline - self._clock(), 0.0)))
-        finally:
-            self._consumer.resume(*self._consumer.paused())
+        """Sleep between attempts without polling, so no record is fetched and left behind.
+
+        If the outage outlasts ``max.poll.interval.ms`` the consumer leaves its
+        group; its commit is then refused (logged), it rejoins on the next
+        poll, re-reads from the last commit, and the tables deduplicate.
+        """
+        self._sleep(seconds)
 
     def _commit(self, batch: Batch) -> None:
         owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
@@ -213,7 +218,7 @@ class ClickHouseWriter:
         for table, rows in batch.rows.items():
             self._metrics.rows.labels(table.name).inc(len(rows))
         for row in batch.rows.get(EVENTS, ()):
-            occurred_at, source = row[1], row[3]
+            occurred_at, source = row[_OCCURRED_AT], row[_SOURCE]
             assert isinstance(occurred_at, datetime)
             latency = (written_at - occurred_at).total_seconds()
             self._metrics.event_to_queryable.labels(source).observe(max(latency, 0.0))

@@ -1,7 +1,7 @@
 """The stream topology, in flow order. Read this file first.
 
     tp.raw        (key: primary identifier, value: raw JSON bytes from producers)
-      │  ingest: decode + validate (stream_processors.ingest.validate)
+      │  ingest: decode + validate (stream_processors.ingest.ingest)
       ├──► tp.events      (key: primary identifier, value: normalised event JSON)
       └──► tp.deadletter  (key: origin topic:partition:offset, value: DeadLetter JSON)
 
@@ -28,15 +28,12 @@ from prometheus_client import CollectorRegistry
 from schemas.deadletter import Origin
 from schemas.events import encode_event
 from schemas.settings import KafkaSettings
-from stream_processors.ingest import Accepted, validate
+from schemas.timeutil import utc_now
+from stream_processors.ingest import Accepted, ingest
 from stream_processors.metrics import IngestMetrics
 from stream_processors.settings import WorkerSettings
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_app(
@@ -69,10 +66,10 @@ def build_app(
 
     # (primary identifier, raw bytes) ──► validate ──► events | deadletter
     @app.agent(raw_topic, name="ingest")
-    async def ingest(stream: faust.StreamT[bytes]) -> None:
+    async def ingest_agent(stream: faust.StreamT[bytes | None]) -> None:
         async for record in stream.events():
             now = clock()
-            result = validate(record.value, origin_of(record.message), now, policy)
+            result = ingest(record.value, origin_of(record.message), now, policy)
             if isinstance(result, Accepted):
                 _, key = result.event.identifiers.primary()
                 await events_topic.send(key=key.encode(), value=encode_event(result.event))
@@ -99,7 +96,9 @@ def origin_of(message: Any) -> Origin:
 
 
 def _credentials(kafka: KafkaSettings) -> Any:
-    context = ssl.create_default_context(cafile=kafka.ssl_cafile) if kafka.ssl_cafile else None
+    """Faust credentials that honour the security protocol (TLS whenever it says SSL)."""
+    uses_tls = kafka.security_protocol in ("SSL", "SASL_SSL")
+    context = ssl.create_default_context(cafile=kafka.ssl_cafile) if uses_tls else None
     if kafka.sasl_mechanism and kafka.sasl_username and kafka.sasl_password:
         return faust.SASLCredentials(
             username=kafka.sasl_username,

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter, Origin, Reason, Stage
 from schemas.events import EVENT_ADAPTER, TouchpointEvent
+from schemas.timeutil import to_utc_millis
 
 # When several fields are wrong, the reason names the most fundamental problem.
 _FIELD_REASONS: dict[str, Reason] = {
@@ -35,10 +36,15 @@ _MAX_DETAIL_ERRORS = 5
 
 @dataclass(frozen=True)
 class IngestPolicy:
-    """Limits that make valid JSON unacceptable anyway."""
+    """Limits that make valid JSON unacceptable anyway.
+
+    ``max_event_age`` also keeps a batch's event times within a few monthly
+    partitions of ClickHouse and inside what its DateTime type can store.
+    """
 
     max_event_bytes: int = 256 * 1024
     max_future_skew: timedelta = timedelta(days=1)
+    max_event_age: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,22 @@ class Rejected:
     dead_letter: DeadLetter
 
 
+def ingest(
+    raw: bytes | None, origin: Origin, now: datetime, policy: IngestPolicy
+) -> Accepted | Rejected:
+    """:func:`validate`, with any unexpected exception kept as an ``internal`` dead letter.
+
+    A bug in validation must neither crash the worker nor lose the record.
+    """
+    try:
+        return validate(raw, origin, now, policy)
+    except Exception as error:
+        detail = f"internal error in validation: {type(error).__name__}: {error}"[:1000]
+        return Rejected(_dead_letter(raw or b"", origin, now, policy, Reason.INTERNAL, detail, {}))
+
+
 def validate(
-    raw: bytes, origin: Origin, now: datetime, policy: IngestPolicy
+    raw: bytes | None, origin: Origin, now: datetime, policy: IngestPolicy
 ) -> Accepted | Rejected:
     """Turn one raw record into an :class:`Accepted` event or a :class:`Rejected` dead letter.
 
@@ -66,21 +86,12 @@ def validate(
     """
 
     def reject(reason: Reason, detail: str, claimed: dict[str, Any] | None = None) -> Rejected:
-        claimed = claimed or {}
         return Rejected(
-            DeadLetter(
-                raw=raw,
-                raw_size=len(raw),
-                reason=reason,
-                detail=detail,
-                stage=Stage.INGEST,
-                origin=origin,
-                dead_lettered_at=now,
-                source=_claimed_str(claimed, "source"),
-                event_id=_claimed_str(claimed, "event_id"),
-            )
+            _dead_letter(raw or b"", origin, now, policy, reason, detail, claimed or {})
         )
 
+    if not raw:
+        return reject(Reason.EMPTY, "empty value: nothing to read (a tombstone or an empty send)")
     if len(raw) > policy.max_event_bytes:
         return reject(
             Reason.TOO_LARGE, f"event is {len(raw)} bytes, limit is {policy.max_event_bytes}"
@@ -103,9 +114,42 @@ def validate(
             f"{policy.max_future_skew} ahead of {now.isoformat()}",
             document,
         )
+    if event.occurred_at < now - policy.max_event_age:
+        return reject(
+            Reason.TOO_OLD,
+            f"occurred_at {event.occurred_at.isoformat()} is more than "
+            f"{policy.max_event_age} before {now.isoformat()}",
+            document,
+        )
     if event.received_at is None:
-        event = event.model_copy(update={"received_at": origin.timestamp or now})
+        received_at = to_utc_millis(origin.timestamp or now)
+        event = event.model_copy(update={"received_at": received_at})
     return Accepted(event=event, origin=origin)
+
+
+def _dead_letter(
+    raw: bytes,
+    origin: Origin,
+    now: datetime,
+    policy: IngestPolicy,
+    reason: Reason,
+    detail: str,
+    claimed: dict[str, Any],
+) -> DeadLetter:
+    """A dead letter keeping at most ``max_event_bytes`` of the input (its full size is noted)."""
+    kept = raw[: policy.max_event_bytes]
+    return DeadLetter(
+        raw=kept,
+        raw_size=len(raw),
+        raw_truncated=len(kept) < len(raw),
+        reason=reason,
+        detail=detail,
+        stage=Stage.INGEST,
+        origin=origin,
+        dead_lettered_at=to_utc_millis(now),
+        source=_claimed_str(claimed, "source"),
+        event_id=_claimed_str(claimed, "event_id"),
+    )
 
 
 def explain(error: ValidationError) -> tuple[Reason, str]:

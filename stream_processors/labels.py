@@ -25,7 +25,3 @@ class LabelGuard:
             self._admitted.add(value)
             return value
         return OVERFLOW_LABEL
-
-    @property
-    def admitted(self) -> frozenset[str]:
-        return frozenset(self._admitted)

@@ -20,11 +20,12 @@ class WorkerSettings(BaseSettings):
     metrics_port: int = Field(default=9101, ge=0, le=65535)
     max_event_bytes: int = Field(default=256 * 1024, ge=1024)
     max_future_skew_seconds: float = Field(default=86_400, gt=0)
+    max_event_age_seconds: float = Field(default=30 * 86_400, gt=0)
     max_locations: int = Field(default=200, ge=1, description="metric label cardinality guard")
-    log_level: str = "info"
 
     def ingest_policy(self) -> IngestPolicy:
         return IngestPolicy(
             max_event_bytes=self.max_event_bytes,
             max_future_skew=timedelta(seconds=self.max_future_skew_seconds),
+            max_event_age=timedelta(seconds=self.max_event_age_seconds),
         )

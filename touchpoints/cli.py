@@ -283,7 +283,7 @@ def demo(no_stack: bool, **options: Any) -> None:
     Prometheus, then prints what happened and where to look.
     """
     from touchpoints.demo import DemoError, DemoSettings, run_demo
-    from touchpoints.report import StackUrls
+    from touchpoints.paths import StackUrls
 
     settings = DemoSettings(
         kafka=load(KafkaSettings),
@@ -307,7 +307,8 @@ def report(minutes: int) -> None:
     """Events per source, dead letters by reason and current alerts."""
     from datetime import UTC, datetime, timedelta
 
-    from touchpoints.report import StackUrls, collect, render
+    from touchpoints.paths import StackUrls
+    from touchpoints.report import collect, render
 
     clickhouse, urls, worker_settings, writer_settings = (
         load(ClickHouseSettings), load(StackUrls), load(WorkerSettings), load(WriterSettings)

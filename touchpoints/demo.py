@@ -21,8 +21,9 @@ from sinks.settings import WriterSettings
 from stream_processors.settings import WorkerSettings
 from touchpoints import paths
 from touchpoints.admin import create_topics, migrate
+from touchpoints.paths import StackUrls
 from touchpoints.pipeline import start_pipeline
-from touchpoints.report import Report, StackUrls, collect, render, stored_counts
+from touchpoints.report import Report, collect, render, stored_counts
 from touchpoints.simulate import simulate
 
 Echo = Callable[[str], None]

@@ -9,29 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from schemas.settings import ClickHouseSettings
 from sinks.clickhouse import connect
-
-
-class StackUrls(BaseSettings):
-    """Where the local stack's web UIs answer (``TOUCHPOINTS_STACK_*``, as stack.sh reads)."""
-
-    model_config = SettingsConfigDict(env_prefix="TOUCHPOINTS_STACK_", frozen=True, extra="ignore")
-
-    prometheus_port: int = Field(default=9090, ge=1, le=65535)
-    alertmanager_port: int = Field(default=9093, ge=1, le=65535)
-
-    @property
-    def prometheus(self) -> str:
-        return f"http://127.0.0.1:{self.prometheus_port}"
-
-    @property
-    def alertmanager(self) -> str:
-        return f"http://127.0.0.1:{self.alertmanager_port}"
-
+from touchpoints.paths import StackUrls
 
 EXAMPLE_QUERY = "SELECT source, count() FROM events FINAL GROUP BY source"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,8 @@ from producers.producer import EventProducer
 from producers.settings import ProducerSettings
 from producers.simulator import RunProgress, RunStats, SimulationConfig, run_simulation
 from schemas.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
 
 
 def progress_line(progress: RunProgress) -> str:
@@ -36,6 +39,11 @@ def simulate(
     start: datetime | None = None,
 ) -> RunStats:
     """Run the simulator against Kafka, echoing progress about once a second."""
+    if producer_settings.uses_development_key():
+        log.warning(
+            "hashing phones and emails with the public development key; "
+            "set TOUCHPOINTS_PRODUCER_PII_HMAC_KEY outside local runs"
+        )
     with EventProducer(kafka, producer_settings) as producer:
         stats = run_simulation(
             config,

@@ -48,7 +48,7 @@ def test_valid_events_land_once_and_each_bad_input_lands_in_dead_letters(
             producer.send(event)
         for raw, _reason in bad.values():
             producer.send_raw(raw, key=b"bad")
-    assert producer.delivered == len(valid) + len(bad)
+    assert producer.delivered_total == len(valid) + len(bad)
 
     with (
         component(isolated, tmp_path, "worker", "--metrics-port", WORKER_PORT),

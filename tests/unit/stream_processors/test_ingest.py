@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.deadletter import Origin, Reason, Stage
-from stream_processors.ingest import Accepted, IngestPolicy, Rejected, validate
+from stream_processors.ingest import Accepted, IngestPolicy, Rejected, ingest, validate
 from tests.builders import NOW, bad_inputs, event_bytes, event_dict
 
 ORIGIN = Origin(topic="tp.raw", partition=2, offset=41, timestamp=NOW, key="cust-000001")
@@ -16,7 +16,11 @@ POLICY = IngestPolicy(max_event_bytes=4096, max_future_skew=timedelta(days=1))
 
 
 def reason_of(raw: bytes) -> Reason:
-    result = validate(raw, ORIGIN, NOW, POLICY)
+    return reason_of_any(raw)
+
+
+def reason_of_any(raw: bytes | None) -> Reason:
+    result = ingest(raw, ORIGIN, NOW, POLICY)
     assert isinstance(result, Rejected), f"accepted: {raw[:200]!r}"
     return result.dead_letter.reason
 
@@ -105,10 +109,43 @@ def test_near_valid_documents_never_raise(source: str, data: st.DataObject) -> N
         assert result.dead_letter.detail
 
 
-@given(st.sampled_from(["web", "shop", "call_center", "survey"]))
-def test_validation_is_idempotent(source: str) -> None:
-    raw = event_bytes(source)
-    assert validate(raw, ORIGIN, NOW, POLICY) == validate(raw, ORIGIN, NOW, POLICY)
+@pytest.mark.parametrize("raw", [None, b""])
+def test_a_tombstone_or_empty_value_is_kept_as_empty(raw: bytes | None) -> None:
+    assert reason_of_any(raw) == Reason.EMPTY
+
+
+def test_an_event_older_than_the_age_limit_is_too_old() -> None:
+    old = (NOW - timedelta(days=30, seconds=1)).isoformat()
+    assert reason_of(event_bytes("shop", occurred_at=old)) == Reason.TOO_OLD
+    recent = (NOW - timedelta(days=29)).isoformat()
+    assert isinstance(
+        validate(event_bytes("shop", occurred_at=recent), ORIGIN, NOW, POLICY), Accepted
+    )
+
+
+def test_an_oversized_input_is_kept_cut_to_the_limit_with_its_real_size() -> None:
+    raw = b"x" * (POLICY.max_event_bytes * 3)
+    result = validate(raw, ORIGIN, NOW, POLICY)
+    assert isinstance(result, Rejected)
+    dead = result.dead_letter
+    assert (dead.reason, dead.raw_size, dead.raw_truncated) == (Reason.TOO_LARGE, len(raw), True)
+    assert dead.raw == raw[: POLICY.max_event_bytes]
+
+
+def test_a_bug_in_validation_is_kept_as_an_internal_dead_letter() -> None:
+    broken_policy = IngestPolicy(max_future_skew="soon")  # type: ignore[arg-type]
+    result = ingest(event_bytes("web"), ORIGIN, NOW, broken_policy)
+    assert isinstance(result, Rejected)
+    assert result.dead_letter.reason is Reason.INTERNAL
+    assert "TypeError" in result.dead_letter.detail
+
+
+def test_received_at_filled_at_ingest_has_millisecond_precision() -> None:
+    origin = Origin(topic="tp.raw", partition=0, offset=1)
+    now = NOW.replace(microsecond=123456)
+    result = validate(event_bytes("web"), origin, now, POLICY)
+    assert isinstance(result, Accepted)
+    assert result.event.received_at == NOW.replace(microsecond=123000)
 
 
 def test_a_timestamp_just_past_the_future_limit_is_rejected() -> None:

@@ -13,14 +13,22 @@ Processing guarantee: at-least-once (Faust's default). Faust flushes its
 producer before committing consumer offsets, so an input offset is committed
 only after its output was handed to Kafka; a crash can repeat outputs, and
 every consumer downstream is idempotent on ``event_id`` / origin.
+
+Faust itself would let two failures through: an exception in an agent marks
+its record done (the restarted agent skips it), and a failed send is only
+logged before offsets are committed. Both therefore stop the process at once
+(:func:`fail_fast`), before any commit; on restart the worker re-reads from
+the last commit, which includes the record that failed.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -34,6 +42,8 @@ from stream_processors.metrics import IngestMetrics
 from stream_processors.settings import WorkerSettings
 
 Clock = Callable[[], datetime]
+EXIT_FAILED_RECORD = 70  # EX_SOFTWARE: a supervisor restarts the worker
+log = logging.getLogger(__name__)
 
 
 def build_app(
@@ -64,22 +74,41 @@ def build_app(
     policy = worker.ingest_policy()
     metrics = IngestMetrics(registry, max_locations=worker.max_locations)
 
-    # (primary identifier, raw bytes) ──► validate ──► events | deadletter
+    app.sensors.add(_FailOnSendError())
+
+    # (primary identifier, raw bytes) ──► ingest ──► events | deadletter
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes | None]) -> None:
         async for record in stream.events():
-            now = clock()
-            result = ingest(record.value, origin_of(record.message), now, policy)
-            if isinstance(result, Accepted):
-                _, key = result.event.identifiers.primary()
-                await events_topic.send(key=key.encode(), value=encode_event(result.event))
-                metrics.accepted(result.event, now)
-            else:
-                dead = result.dead_letter
-                await deadletter_topic.send(key=dead.key(), value=dead.encode())
-                metrics.rejected(dead)
+            try:
+                now = clock()
+                result = ingest(record.value, origin_of(record.message), now, policy)
+                if isinstance(result, Accepted):
+                    _, key = result.event.identifiers.primary()
+                    await events_topic.send(key=key.encode(), value=encode_event(result.event))
+                    metrics.accepted(result.event, now)
+                else:
+                    dead = result.dead_letter
+                    await deadletter_topic.send(key=dead.key(), value=dead.encode())
+                    metrics.rejected(dead)
+            except Exception as error:
+                fail_fast("ingest could not hand a record on", error)
 
     return app
+
+
+def fail_fast(what: str, error: BaseException) -> NoReturn:
+    """Log and end the process now, so no offset past the failed record is committed."""
+    log.critical(what, extra={"error": f"{type(error).__name__}: {error}"}, exc_info=error)
+    logging.shutdown()
+    os._exit(EXIT_FAILED_RECORD)
+
+
+class _FailOnSendError(faust.Sensor):
+    """Faust only logs a failed publish; here it stops the worker before the next commit."""
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        fail_fast("a result could not be written to Kafka", exc)
 
 
 def origin_of(message: Any) -> Origin:

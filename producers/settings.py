@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_PII_KEY = "touchpoints-local-development-key"
+KAFKA_REQUEST_TIMEOUT_SECONDS = 30.0  # kafka-python's request_timeout_ms default
 
 
 class ProducerSettings(BaseSettings):
@@ -25,6 +26,17 @@ class ProducerSettings(BaseSettings):
         default=SecretStr(DEVELOPMENT_PII_KEY),
         description="keyed-HMAC secret for phone and email hashes; set it in production",
     )
+
+    @model_validator(mode="after")
+    def _delivery_outlasts_a_request(self) -> ProducerSettings:
+        # kafka-python refuses delivery_timeout_ms < linger_ms + request_timeout_ms (30 s).
+        least = self.linger_ms / 1000 + KAFKA_REQUEST_TIMEOUT_SECONDS
+        if self.delivery_timeout_seconds < least:
+            raise ValueError(
+                "delivery_timeout_seconds must be at least linger plus the "
+                f"{KAFKA_REQUEST_TIMEOUT_SECONDS:g} s request timeout = {least:g}"
+            )
+        return self
 
     def uses_development_key(self) -> bool:
         """True while the PII key is the public development default (fine locally only)."""

@@ -79,6 +79,7 @@ class ClickHouseWriter:
         self._now = now
         self._sleep = sleep
         self._batch = self._new_batch()
+        self._stop = threading.Event()
 
     def subscribe(self) -> None:
         self._consumer.subscribe(
@@ -86,12 +87,20 @@ class ClickHouseWriter:
         )
 
     def run(self, stop: threading.Event) -> None:
-        """Consume until ``stop`` is set, then write what is pending and commit."""
+        """Consume until ``stop`` is set, then write what is pending and commit.
+
+        A stop during a ClickHouse outage ends the wait: the unwritten batch is
+        not committed, so it is read again by whoever consumes next.
+        """
+        self._stop = stop
         self.subscribe()
         log.info("writer started", extra={"group": self._settings.group_id})
-        while not stop.is_set():
-            self.poll_once()
-        self.flush()
+        try:
+            while not stop.is_set():
+                self.poll_once()
+            self.flush()
+        except _StoppedDuringOutageError as error:
+            log.warning("stopped during a ClickHouse outage", extra={"unwritten_rows": error.rows})
         log.info("writer stopped")
 
     def poll_once(self) -> None:
@@ -175,6 +184,8 @@ class ClickHouseWriter:
             except RetryableError as error:
                 cause = type(error.__cause__ or error).__name__
                 self._metrics.insert_errors.labels(table.name, cause).inc()
+                if self._stop.is_set():
+                    raise _StoppedDuringOutageError(self._batch.size) from error
                 log.warning(
                     "insert failed, retrying",
                     extra={"table": table.name, "rows": len(rows), "retry_in_s": delay,
@@ -225,6 +236,12 @@ class ClickHouseWriter:
 
     def _new_batch(self) -> Batch:
         return Batch(self._settings.max_batch_rows, self._settings.max_batch_seconds, self._clock)
+
+
+class _StoppedDuringOutageError(Exception):
+    def __init__(self, rows: int) -> None:
+        super().__init__(f"{rows} rows not written")
+        self.rows = rows
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -39,3 +39,13 @@ def test_garbage_is_refused() -> None:
         hasher.phone("12")
     with pytest.raises(ValueError):
         PiiHasher(b"")
+
+
+def test_producer_settings_refuse_a_delivery_timeout_kafka_python_would_reject() -> None:
+    from producers.settings import ProducerSettings
+
+    with pytest.raises(ValueError, match="at least linger"):
+        ProducerSettings(delivery_timeout_seconds=10, linger_ms=20)
+    assert (
+        ProducerSettings(delivery_timeout_seconds=31, linger_ms=20).delivery_timeout_seconds == 31
+    )

@@ -38,9 +38,6 @@ class Batch:
     def size(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
 
-    def empty(self) -> bool:
-        return not self.next_offsets
-
     def due(self) -> bool:
         """Full, or its oldest record has waited ``max_seconds``."""
         if self.started_at is None:
@@ -49,10 +46,10 @@ class Batch:
         return self.size >= self.max_rows or aged
 
     def forget(self, partitions: set[TopicPartition]) -> None:
-        """Drop offsets of partitions this consumer no longer owns (after a rebalance).
+        """Drop offsets of partitions this consumer no longer owns (at a rebalance).
 
-        Rows already added stay: writing them is harmless (the tables deduplicate)
-        and the new owner re-reads from the last commit.
+        Rows already added stay and are written with the batch: harmless, as the
+        tables deduplicate what the new owner re-reads from the last commit.
         """
         for tp in partitions:
             self.next_offsets.pop(tp, None)

@@ -81,10 +81,24 @@ class ClickHouseWriter:
         self._batch = self._new_batch()
         self._stop = threading.Event()
 
-    def subscribe(self) -> None:
-        self._consumer.subscribe(
-            [self._topics.events, self._topics.deadletter], listener=_Rebalance(self)
-        )
+    def subscribe(self, timeout: float = 60.0) -> None:
+        """Subscribe once every result topic's partitions are known to this consumer.
+
+        A group joined before a new topic's metadata reached the client gets no
+        partitions of it until the next metadata refresh (minutes), so wait.
+        Raises :class:`MissingTopicError` when a topic does not appear in time.
+        """
+        topics = [self._topics.events, self._topics.deadletter]
+        deadline = self._clock() + timeout
+        for topic in topics:
+            while not self._consumer.partitions_for_topic(topic):
+                if self._clock() > deadline:
+                    raise MissingTopicError(
+                        f"topic {topic} not found after {timeout:.0f}s: "
+                        "run `touchpoints topics create`"
+                    )
+                self._sleep(0.5)
+        self._consumer.subscribe(topics, listener=_Rebalance(self))
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, then write what is pending and commit.
@@ -116,38 +130,27 @@ class ClickHouseWriter:
         if self._batch.due():
             self.flush()
 
-    def flush(self, retry: bool = True) -> None:
-        """Write every table of the batch, then commit its offsets.
-
-        With ``retry`` (the normal path) transient errors are waited out; without
-        it a :class:`RetryableError` propagates and the batch is kept.
-        """
+    def flush(self) -> None:
+        """Write every table of the batch (waiting out transient errors), then commit."""
         batch = self._batch
-        if batch.empty():
+        if not batch.rows:
             return
         started = self._clock()
         for table, rows in batch.rows.items():
-            if retry:
-                self._insert_with_retry(table, rows)
-            else:
-                self._insert(table, rows)
+            self._insert_with_retry(table, rows)
         self._commit(batch)
         self._observe(batch, started)
         self._batch = self._new_batch()
 
     def partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        """Before losing partitions, try once to write and commit what was read from them.
+        """Forget the offsets of partitions this consumer is losing; never block.
 
-        Runs inside kafka-python's rebalance callback, so it never waits: if
-        ClickHouse is unavailable the revoked partitions' offsets are dropped
-        (their rows stay in the batch; the new owner re-reads from the last
-        commit and the tables deduplicate what is written twice).
+        kafka-python 3 runs this on its network thread, where a commit or any
+        other blocking call fails. The rows read from those partitions stay in
+        the batch and are written with it; the new owner re-reads from the last
+        commit, and the tables deduplicate what is written twice.
         """
-        try:
-            self.flush(retry=False)
-        except RetryableError as error:
-            log.warning("could not flush before a rebalance", extra={"error": str(error)})
-            self._batch.forget({(tp.topic, tp.partition) for tp in revoked})
+        self._batch.forget({(tp.topic, tp.partition) for tp in revoked})
 
     def _route(self, record: Record, ingested_at: datetime) -> None:
         if not record.value:
@@ -236,6 +239,10 @@ class ClickHouseWriter:
 
     def _new_batch(self) -> Batch:
         return Batch(self._settings.max_batch_rows, self._settings.max_batch_seconds, self._clock)
+
+
+class MissingTopicError(RuntimeError):
+    """A topic the writer reads does not exist (yet)."""
 
 
 class _StoppedDuringOutageError(Exception):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 
+from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -29,9 +31,28 @@ def create_topics(kafka: KafkaSettings, partitions: int) -> list[str]:
                 pass  # another process created it in the meantime
         if created:
             log.info("topics created", extra={"topics": ",".join(created)})
-        return created
     finally:
         admin.close()
+    _wait_until_visible(kafka, kafka.topics.all())
+    return created
+
+
+def _wait_until_visible(kafka: KafkaSettings, topics: tuple[str, ...], timeout: float = 30) -> None:
+    """Return once clients see every topic's partitions in metadata.
+
+    A consumer group that joins before then gets no partitions of the new
+    topic until its next metadata refresh, minutes later.
+    """
+    consumer = KafkaConsumer(**kafka.kafka_python_config())
+    deadline = time.monotonic() + timeout
+    try:
+        for topic in topics:
+            while not consumer.partitions_for_topic(topic):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"topic {topic} not in metadata after {timeout:.0f}s")
+                time.sleep(0.2)
+    finally:
+        consumer.close()
 
 
 def migrate(settings: ClickHouseSettings, dry_run: bool = False) -> tuple[str, list[Migration]]:

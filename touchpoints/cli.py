@@ -155,6 +155,7 @@ def worker(metrics_port: int | None) -> None:
 @click.option("--metrics-port", type=int, help="Port for /metrics (default 9102).")
 def writer(metrics_port: int | None) -> None:
     """Run the ClickHouse writer: batch result topics into tables, commit after insert."""
+    from sinks.writer import MissingTopicError
     from touchpoints.run import NotMigratedError, run_writer
 
     try:
@@ -163,7 +164,7 @@ def writer(metrics_port: int | None) -> None:
             load(ClickHouseSettings),
             load(WriterSettings, metrics_port=metrics_port),
         )
-    except NotMigratedError as error:
+    except (NotMigratedError, MissingTopicError) as error:
         raise click.ClickException(str(error)) from error
 
 

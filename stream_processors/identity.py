@@ -1,0 +1,218 @@
+"""Identity stitching: which customer an event belongs to, decided from its identifiers.
+
+Pure: no Faust, no Kafka, no clock. :func:`decide` is the whole stitching step
+for one event: it reads only the current state of *that event's* identifiers
+(``lookups``) and returns the report and the state to write back.
+``identity_graph.IdentityGraph`` is an in-memory store (a union-find) around it.
+
+Model
+    An identifier node is ``(IdentifierType, value)``. An event carrying several
+    identifiers links them; linked nodes form a *component*, one per person.
+    Its canonical key is ``"customer_id:<id>"`` when the component holds a
+    customer_id, else its earliest-seen identifier as ``"<type>:<value>"``
+    (earliest event time, then the schema's identifier preference, then value).
+    Keys carry their type, so a session and a cookie with equal values never
+    collide. Absent refusals, the final keys do not depend on arrival order; an
+    earlier event arriving late can re-key an anonymous component (a ``Merge``).
+
+Over-merge guard (``identity_guard``)
+    No component ever holds two customer_ids; an identifier seen with more than
+    ``max_customers_per_identifier`` customers is quarantined (reported once,
+    never links again, resolves to no key); blocklisted identifiers never link.
+
+Partitioning (how the Faust wiring can use this; not implemented here)
+    * Resolution table ``identifiers``, keyed by node key: the
+      :class:`Resolution` (record + component summary) of each identifier.
+      Events with one linkable identifier (most of them) are re-keyed by it and
+      resolved with one local read; no decision is needed.
+    * Link events (two or more identifiers: logins, CRM-matched calls, loyalty
+      sales) need the lookups of all their identifiers at once. Simplest
+      correct topology: route them through a link topic with one partition
+      that owns an ``IdentityGraph`` (state grows with identifiers, not events),
+      which emits ``keys_after`` per identifier to a topic keyed by node key
+      (updating the resolution table; other members of a merged component
+      keep their old key there, and the redirect below covers them) and each
+      :class:`Merge` to ``tp.merges``. Scaling further: fetch lookups through
+      request/reply topics keyed by identifier and run :func:`decide` in an
+      agent keyed by event_id, with a version per identifier row so two link
+      events racing on one component retry instead of both writing.
+    * Events are then re-keyed by ``LinkResult.key`` for the journeys agent.
+      A merge goes to the journeys agent keyed by ``from_key``: it hands that
+      key's recent journeys on, keyed by ``into_key``, and leaves a redirect;
+      there ``journeys.absorb`` re-stitches them, never reading another
+      partition. ``tp.merges`` keeps the audit trail.
+    * A single-identifier event resolved just before a link lands under the old
+      key; the redirect forwards it, so the outcome converges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from schemas.events import TouchpointEvent
+from stream_processors.identity_guard import (
+    IdentityPolicy,
+    may_join,
+    observe,
+    quarantine_of,
+    winner,
+)
+from stream_processors.identity_model import (
+    CUSTOMER,
+    Anchor,
+    Component,
+    IdentifierRecord,
+    LinkResult,
+    Lookups,
+    Merge,
+    Node,
+    Quarantine,
+    Refusal,
+    Resolution,
+    earliest,
+    is_customer_key,
+    node_key,
+    parse_node,
+)
+
+__all__ = [
+    "Anchor",
+    "Component",
+    "Decision",
+    "IdentifierRecord",
+    "IdentityPolicy",
+    "LinkResult",
+    "Lookups",
+    "Merge",
+    "Node",
+    "Quarantine",
+    "Refusal",
+    "Resolution",
+    "decide",
+    "is_customer_key",
+    "node_key",
+    "parse_node",
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """:func:`decide`'s output: the report plus the state to write back.
+
+    ``records`` replaces each listed identifier's record; ``members`` (new or
+    known nodes) end up in one component described by ``component``.
+    """
+
+    result: LinkResult
+    records: Mapping[Node, IdentifierRecord]
+    members: tuple[Node, ...]
+    component: Component | None
+
+
+def decide(event: TouchpointEvent, lookups: Lookups, policy: IdentityPolicy) -> Decision:
+    """Decide the canonical key, merges and guard actions for one event.
+
+    ``lookups`` holds the current :class:`Resolution` of the event's known
+    identifiers (unknown ones are simply absent): one read per identifier, no
+    graph needed. Pure. Idempotent in effect: deciding the same event again
+    against the state it produced changes no key and reports no merge (the
+    guard's counts are sets, so they do not grow either). Never raises.
+    """
+    nodes = event.identifiers.present()
+    blocked = [node for node in nodes if policy.blocks(node)]
+    held = [node for node in nodes if node not in blocked and _quarantined(lookups.get(node))]
+    candidates = [node for node in nodes if node not in blocked and node not in held]
+    customer = winner(event.identifiers.customer_id, candidates, lookups)
+    joining = [node for node in candidates if may_join(lookups.get(node), customer)]
+    explicit = customer is not None and customer == event.identifiers.customer_id
+    records = {
+        node: observe(
+            node,
+            lookups.get(node),
+            customer,
+            event.occurred_at,
+            joins=node in joining,
+            explicit=explicit,
+            policy=policy,
+        )
+        for node in candidates
+    }
+    component = _joined(joining, lookups, records, customer)
+    result = LinkResult(
+        event_id=event.event_id,
+        key=component.key if component else None,
+        keys_before={node_key(node): _key_of(lookups.get(node)) for node in nodes},
+        keys_after=_keys_after(nodes, joining, lookups, records, component),
+        merges=_merges(event, joining, lookups, component),
+        refusals=(
+            *(Refusal(node, "blocked") for node in blocked),
+            *(Refusal(node, "quarantined") for node in held),
+            *(Refusal(node, "other_customer") for node in candidates if node not in joining),
+        ),
+        quarantines=_quarantines(event, records, lookups),
+    )
+    return Decision(result, records, tuple(joining), component)
+
+
+def _quarantined(found: Resolution | None) -> bool:
+    return found is not None and found.record.quarantined
+
+
+def _key_of(found: Resolution | None) -> str | None:
+    return found.key if found else None
+
+
+def _quarantines(
+    event: TouchpointEvent, records: Mapping[Node, IdentifierRecord], lookups: Lookups
+) -> tuple[Quarantine, ...]:
+    found = (
+        quarantine_of(node, lookups.get(node), record, event.event_id, event.occurred_at)
+        for node, record in records.items()
+    )
+    return tuple(report for report in found if report is not None)
+
+
+def _joined(
+    joining: list[Node],
+    lookups: Lookups,
+    records: Mapping[Node, IdentifierRecord],
+    winner: str | None,
+) -> Component | None:
+    """The component the joining identifiers form together, or None when nothing links."""
+    if not joining:
+        return None
+    known = [found.component.anchor for n in joining if (found := lookups.get(n)) is not None]
+    fresh = [Anchor(records[n].first_seen, n) for n in joining if n[0] is not CUSTOMER]
+    return Component(customer=winner, anchor=earliest([*known, *fresh]))
+
+
+def _merges(
+    event: TouchpointEvent, joining: list[Node], lookups: Lookups, component: Component | None
+) -> tuple[Merge, ...]:
+    """One merge per previously keyed component whose key is not the resulting key."""
+    if component is None:
+        return ()
+    before = {found.component.key for n in joining if (found := lookups.get(n)) is not None}
+    into = component.key
+    return tuple(Merge(k, into, event.event_id, event.occurred_at) for k in sorted(before - {into}))
+
+
+def _keys_after(
+    nodes: list[Node],
+    joining: list[Node],
+    lookups: Lookups,
+    records: Mapping[Node, IdentifierRecord],
+    component: Component | None,
+) -> dict[str, str | None]:
+    """Each identifier's key after the event: None when blocked or quarantined."""
+    after: dict[str, str | None] = {}
+    for node in nodes:
+        record = records.get(node)  # None: blocked or already quarantined
+        if record is None or record.quarantined:
+            after[node_key(node)] = None
+        elif node in joining and component is not None:
+            after[node_key(node)] = component.key
+        else:
+            after[node_key(node)] = _key_of(lookups.get(node))
+    return after

@@ -1,0 +1,178 @@
+"""The identity graph in memory: a union-find over identifier nodes that applies :func:`decide`.
+
+Size: one entry per identifier ever linked (blocklisted ones are never stored):
+a parent pointer, a first-seen time and at most ``N + 1`` customer ids
+(``N = max_customers_per_identifier``), plus one :class:`Component` (a customer
+id and one anchor) per component root. So memory and the :meth:`to_dict` form
+grow as ``identifiers x (key + 8 bytes + (N + 1) customer ids)``, never with
+the number of events; nothing expires on its own (ageing identifiers out is
+the store's job, e.g. a retention on the identifiers table). Finds are
+near-constant: path compression plus union by size.
+
+Not thread-safe; one instance per partition's worth of identifiers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.events import TouchpointEvent
+from stream_processors.identity import (
+    Anchor,
+    Component,
+    Decision,
+    IdentifierRecord,
+    IdentityPolicy,
+    LinkResult,
+    Node,
+    Resolution,
+    decide,
+    node_key,
+    parse_node,
+)
+
+FORMAT = 1
+"""Version of the :meth:`IdentityGraph.to_dict` layout."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+class IdentityGraph:
+    """Identifier nodes joined into components; :meth:`link` stitches one event."""
+
+    def __init__(self, policy: IdentityPolicy | None = None) -> None:
+        self.policy = policy or IdentityPolicy()
+        self._parent: dict[Node, Node] = {}
+        self._records: dict[Node, IdentifierRecord] = {}
+        self._size: dict[Node, int] = {}  # roots only
+        self._components: dict[Node, Component] = {}  # roots only
+
+    def __len__(self) -> int:
+        """How many identifiers the graph holds."""
+        return len(self._parent)
+
+    def link(self, event: TouchpointEvent) -> LinkResult:
+        """Link the event's identifiers and report keys, merges and guard actions.
+
+        Idempotent: linking the same event twice changes no key the second time.
+        """
+        nodes = event.identifiers.present()
+        lookups = {node: found for node in nodes if (found := self.lookup(node)) is not None}
+        decision = decide(event, lookups, self.policy)
+        self._write(decision)
+        return decision.result
+
+    def lookup(self, node: Node) -> Resolution | None:
+        """The node's record and component, or None if it was never linked."""
+        if node not in self._parent:
+            return None
+        return Resolution(self._records[node], self._components[self._find(node)])
+
+    def resolve(self, node: Node) -> str | None:
+        """The node's canonical key; None when unknown or quarantined."""
+        found = self.lookup(node)
+        return found.key if found else None
+
+    def components(self) -> dict[str, frozenset[Node]]:
+        """Every component's members by canonical key. O(identifiers): for tests and audits."""
+        members: dict[Node, set[Node]] = {}
+        for node in self._parent:
+            members.setdefault(self._find(node), set()).add(node)
+        return {self._components[root].key: frozenset(group) for root, group in members.items()}
+
+    def quarantined(self) -> frozenset[Node]:
+        return frozenset(node for node, record in self._records.items() if record.quarantined)
+
+    def _find(self, node: Node) -> Node:
+        root = node
+        while self._parent[root] != root:
+            root = self._parent[root]
+        while node != root:  # path compression: point the whole path at the root
+            parent = self._parent[node]
+            self._parent[node] = root
+            node = parent
+        return root
+
+    def _write(self, decision: Decision) -> None:
+        self._records.update(decision.records)
+        if decision.component is None:
+            return
+        for node in decision.members:
+            if node not in self._parent:
+                self._parent[node] = node
+                self._size[node] = 1
+        roots = {self._find(node) for node in decision.members}
+        root = max(roots, key=lambda r: (self._size[r], node_key(r)))
+        for other in roots - {root}:
+            self._parent[other] = root
+            self._size[root] += self._size.pop(other)
+            self._components.pop(other, None)
+        self._components[root] = decision.component
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready snapshot (strings, ints, lists); :meth:`from_dict` reads it back."""
+        return {
+            "format": FORMAT,
+            "identifiers": {
+                node_key(node): _record_dict(self._records[node], self._parent[node])
+                for node in sorted(self._parent, key=node_key)
+            },
+            "components": {
+                node_key(root): _component_dict(self._components[root], self._size[root])
+                for root in sorted(self._components, key=node_key)
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], policy: IdentityPolicy | None = None) -> IdentityGraph:
+        """Rebuild a graph from :meth:`to_dict` output. Raises ``ValueError`` on another format."""
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unsupported identity graph format {data.get('format')!r}")
+        graph = cls(policy)
+        for key, item in data["identifiers"].items():
+            node = parse_node(key)
+            graph._parent[node] = parse_node(item["parent"])
+            graph._records[node] = IdentifierRecord(
+                _time(item["first_seen"]), tuple(item["customers"]), item["quarantined"]
+            )
+        for key, item in data["components"].items():
+            root = parse_node(key)
+            graph._size[root] = item["size"]
+            graph._components[root] = _component(item)
+        return graph
+
+
+def _millis(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MS
+
+
+def _time(millis: int) -> datetime:
+    return _EPOCH + millis * _MS
+
+
+def _record_dict(record: IdentifierRecord, parent: Node) -> dict[str, Any]:
+    return {
+        "parent": node_key(parent),
+        "first_seen": _millis(record.first_seen),
+        "customers": list(record.customers),
+        "quarantined": record.quarantined,
+    }
+
+
+def _component_dict(component: Component, size: int) -> dict[str, Any]:
+    anchor = component.anchor
+    return {
+        "customer": component.customer,
+        "anchor": None if anchor is None else node_key(anchor.node),
+        "anchor_seen": None if anchor is None else _millis(anchor.seen),
+        "size": size,
+    }
+
+
+def _component(item: dict[str, Any]) -> Component:
+    anchor = None
+    if item["anchor"] is not None:
+        anchor = Anchor(_time(item["anchor_seen"]), parse_node(item["anchor"]))
+    return Component(item["customer"], anchor)

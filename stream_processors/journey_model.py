@@ -1,0 +1,151 @@
+"""The journey record and the one function that derives its fields from its steps.
+
+Pure. Everything but ``version`` and ``updated_at`` is a function of
+``(canonical_key, steps, closed_by_inactivity)`` through :func:`build`, so
+``apply`` and ``merge`` cannot disagree about what a set of steps means.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.timeutil import UtcMillis
+from stream_processors.journey_steps import ISSUES, Signal, Stage, Step
+
+CloseReason = Literal["inactivity", "goal"]
+
+_JOURNEY_NAMESPACE = uuid.UUID("6f0c0c55-2a53-4b5e-9d0e-7c1b7f3a9a10")
+_METADATA = frozenset({"version", "updated_at"})
+
+
+@dataclass(frozen=True)
+class JourneyPolicy:
+    """When journeys split and when events count as late or as repeat contacts."""
+
+    inactivity_gap: timedelta = timedelta(minutes=30)
+    allowed_lateness: timedelta = timedelta(hours=1)
+    repeat_contact_window: timedelta = timedelta(days=7)
+
+
+class Journey(BaseModel):
+    """One customer's touchpoints in event-time order, with what they add up to.
+
+    Serialise with ``model_dump(mode="json")``, read back with ``model_validate``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    journey_id: str
+    canonical_key: str
+    version: int = Field(ge=1, description="bumped on every change: the ReplacingMergeTree version")
+    updated_at: UtcMillis = Field(description="processing time of the last change")
+    steps: tuple[Step, ...] = Field(min_length=1)
+    started_at: UtcMillis
+    last_at: UtcMillis
+    closed: bool
+    close_reason: CloseReason | None
+    stage: Stage
+    channels: tuple[str, ...] = Field(description="sources, in order of first use")
+    channel_switches: int
+    repeat_contacts: int
+    open_issue: bool
+    open_issue_kind: Signal | None
+    late_steps: int
+
+    @property
+    def event_ids(self) -> frozenset[uuid.UUID]:
+        return frozenset(step.event_id for step in self.steps)
+
+    def content(self) -> dict[str, Any]:
+        """Everything but version and update time: what two equal journeys share."""
+        return self.model_dump(exclude=set(_METADATA))
+
+
+def journey_id_of(canonical_key: str, first: Step) -> str:
+    """Deterministic id: the same key and first event always name the same journey."""
+    return str(uuid.uuid5(_JOURNEY_NAMESPACE, f"{canonical_key}/{first.event_id}"))
+
+
+def build(
+    canonical_key: str,
+    steps: Sequence[Step],
+    policy: JourneyPolicy,
+    *,
+    closed_by_inactivity: bool,
+    version: int,
+    updated_at: datetime,
+) -> Journey:
+    """The journey of ``steps`` (any order, no duplicate event ids), all fields derived.
+
+    A goal as the last step closes it (reason ``goal``); otherwise
+    ``closed_by_inactivity`` does. Raises ``ValueError`` for no steps.
+    """
+    ordered = tuple(sorted(steps, key=lambda step: step.order))
+    if not ordered:
+        raise ValueError("a journey needs at least one step")
+    reason: CloseReason | None = "goal" if ordered[-1].goal else None
+    if reason is None and closed_by_inactivity:
+        reason = "inactivity"
+    issue = _open_issue(ordered)
+    return Journey(
+        journey_id=journey_id_of(canonical_key, ordered[0]),
+        canonical_key=canonical_key,
+        version=version,
+        updated_at=updated_at,
+        steps=ordered,
+        started_at=ordered[0].occurred_at,
+        last_at=ordered[-1].occurred_at,
+        closed=reason is not None,
+        close_reason=reason,
+        stage=_stage(ordered),
+        channels=tuple(dict.fromkeys(step.source for step in ordered)),
+        channel_switches=sum(a.source != b.source for a, b in itertools.pairwise(ordered)),
+        repeat_contacts=_repeat_contacts(ordered, policy.repeat_contact_window),
+        open_issue=issue is not None,
+        open_issue_kind=issue,
+        late_steps=sum(step.late for step in ordered),
+    )
+
+
+def _stage(steps: Sequence[Step]) -> Stage:
+    """The stage of the latest step that sets one; feedback-only journeys are ``servicing``."""
+    stages = [step.stage for step in steps if step.stage is not None]
+    return stages[-1] if stages else "servicing"
+
+
+def _open_issue(steps: Sequence[Step]) -> Signal | None:
+    """The last problem (failed checkout, unresolved contact) not followed by a goal."""
+    issue: Signal | None = None
+    for step in steps:
+        if step.signal in ISSUES:
+            issue = step.signal
+        elif step.goal:
+            issue = None
+    return issue
+
+
+def _repeat_contacts(steps: Sequence[Step], window: timedelta) -> int:
+    """Calls after the first within ``window`` of it, with no goal (resolution, purchase) between.
+
+    A call is counted once however many legs (IVR, agent) it has.
+    """
+    seen: set[str] = set()
+    first: datetime | None = None
+    repeats = 0
+    for step in steps:
+        if step.contact is not None and step.contact not in seen:
+            seen.add(step.contact)
+            if first is not None and step.occurred_at - first <= window:
+                repeats += 1
+            else:
+                first = step.occurred_at
+        if step.goal:
+            first = None
+    return repeats

@@ -1,0 +1,156 @@
+"""Re-stitching: rebuild a key's journeys from their steps and diff them with the old ones.
+
+Pure. :func:`restitch` is the one operation behind ``place``, ``absorb`` and
+``expire``: union the steps (one per event_id), cut them with :func:`segment`,
+rebuild each journey with ``journey_model.build``, keep unchanged journeys as
+they were and give changed ones a version above every journey they drew steps
+from, so a ReplacingMergeTree on ``(journey_id, version)`` always keeps the newest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from stream_processors.journey_model import Journey, JourneyPolicy, build
+from stream_processors.journey_steps import Step
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A journey id that no longer exists; ``version`` outranks its last live version."""
+
+    journey_id: str
+    version: int
+    superseded_by: str
+
+
+@dataclass(frozen=True)
+class JourneyUpdate:
+    """The outcome of one operation on a key's recent journeys.
+
+    ``journeys``: the recent journeys to keep as state, oldest first (the last
+    is the current one). ``upserts``: new versions to emit. ``retired``: ids to
+    tombstone. ``opened``: ids that did not exist before. ``late``: the event
+    arrived beyond the allowed lateness (it is kept, its step flagged).
+    """
+
+    journeys: tuple[Journey, ...]
+    upserts: tuple[Journey, ...] = ()
+    retired: tuple[Retired, ...] = ()
+    opened: tuple[str, ...] = ()
+    duplicate: bool = False
+    late: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.upserts or self.retired)
+
+    @property
+    def journey(self) -> Journey | None:
+        """The current (latest) journey."""
+        return self.journeys[-1] if self.journeys else None
+
+    @property
+    def closed(self) -> tuple[Journey, ...]:
+        """Journeys this update emitted in a closed state."""
+        return tuple(journey for journey in self.upserts if journey.closed)
+
+
+def segment(steps: Iterable[Step], policy: JourneyPolicy) -> list[list[Step]]:
+    """Steps in journey order, cut after each goal and at each gap over ``inactivity_gap``."""
+    segments: list[list[Step]] = []
+    for step in sorted(steps, key=lambda s: s.order):
+        last = segments[-1][-1] if segments else None
+        if last is None or last.goal or step.occurred_at - last.occurred_at > policy.inactivity_gap:
+            segments.append([step])
+        else:
+            segments[-1].append(step)
+    return segments
+
+
+def union_steps(steps: Iterable[Step]) -> list[Step]:
+    """One step per event_id; of two versions of a step, the on-time one wins."""
+    chosen: dict[UUID, Step] = {}
+    for step in steps:
+        held = chosen.get(step.event_id)
+        if held is None or _preference(step) < _preference(held):
+            chosen[step.event_id] = step
+    return list(chosen.values())
+
+
+def _preference(step: Step) -> tuple[bool, str]:
+    return (step.late, step.model_dump_json())
+
+
+def restitch(
+    old: Sequence[Journey],
+    extra: Sequence[Step],
+    key: str,
+    policy: JourneyPolicy,
+    now: datetime,
+) -> JourneyUpdate:
+    """Re-segment ``old``'s steps plus ``extra`` under ``key``; diff against ``old``."""
+    segments = segment(union_steps([*(s for j in old for s in j.steps), *extra]), policy)
+    built = [
+        _versioned(
+            key,
+            steps,
+            old,
+            policy,
+            now,
+            closed_by_inactivity=index < len(segments) - 1
+            or now - steps[-1].occurred_at > policy.inactivity_gap,
+        )
+        for index, steps in enumerate(segments)
+    ]
+    upserts = tuple(j for j in built if not any(j is o for o in old))
+    old_ids = {journey.journey_id for journey in old}
+    return JourneyUpdate(
+        journeys=_recent(built, policy),
+        upserts=upserts,
+        retired=_retired(old, built),
+        opened=tuple(j.journey_id for j in upserts if j.journey_id not in old_ids),
+    )
+
+
+def _versioned(
+    key: str,
+    steps: list[Step],
+    old: Sequence[Journey],
+    policy: JourneyPolicy,
+    now: datetime,
+    *,
+    closed_by_inactivity: bool,
+) -> Journey:
+    """The journey of ``steps``: the old one if unchanged, else one version above its sources."""
+    fresh = build(
+        key, steps, policy, closed_by_inactivity=closed_by_inactivity, version=1, updated_at=now
+    )
+    ids = fresh.event_ids
+    sources = [j for j in old if j.journey_id == fresh.journey_id or j.event_ids & ids]
+    for journey in sources:
+        if journey.journey_id == fresh.journey_id and journey.content() == fresh.content():
+            return journey
+    version = 1 + max((journey.version for journey in sources), default=0)
+    return fresh.model_copy(update={"version": version})
+
+
+def _retired(old: Sequence[Journey], built: Sequence[Journey]) -> tuple[Retired, ...]:
+    alive = {journey.journey_id for journey in built}
+    home = {event_id: j.journey_id for j in built for event_id in j.event_ids}
+    return tuple(
+        Retired(journey.journey_id, journey.version + 1, home[journey.steps[0].event_id])
+        for journey in old
+        if journey.journey_id not in alive
+    )
+
+
+def _recent(journeys: Sequence[Journey], policy: JourneyPolicy) -> tuple[Journey, ...]:
+    """The journeys an on-time event could still change; the latest is always kept."""
+    if not journeys:
+        return ()
+    horizon = journeys[-1].last_at - policy.allowed_lateness - policy.inactivity_gap
+    return tuple(journey for journey in journeys if journey.last_at >= horizon)

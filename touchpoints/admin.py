@@ -43,7 +43,7 @@ def _wait_until_visible(kafka: KafkaSettings, topics: tuple[str, ...], timeout: 
     A consumer group that joins before then gets no partitions of the new
     topic until its next metadata refresh, minutes later.
     """
-    consumer = KafkaConsumer(**kafka.kafka_python_config())
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
     deadline = time.monotonic() + timeout
     try:
         for topic in topics:

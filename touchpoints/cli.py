@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from producers.settings import ProducerSettings
 from schemas.settings import ClickHouseSettings, KafkaSettings
+from sinks.migrate import MigrationError
 from sinks.settings import WriterSettings
 from stream_processors.settings import WorkerSettings
 from touchpoints import logs, paths
@@ -126,7 +127,10 @@ def db_migrate(dry_run: bool) -> None:
     from touchpoints.admin import migrate
 
     clickhouse = load(ClickHouseSettings)
-    version, migrations = migrate(clickhouse, dry_run=dry_run)
+    try:
+        version, migrations = migrate(clickhouse, dry_run=dry_run)
+    except MigrationError as error:
+        raise click.ClickException(str(error)) from error
     verb = "would apply" if dry_run else "applied"
     click.echo(f"ClickHouse {version}, database {clickhouse.database}")
     for migration in migrations:
@@ -298,7 +302,7 @@ def demo(no_stack: bool, **options: Any) -> None:
     )
     try:
         run_demo(settings, click.echo)
-    except DemoError as error:
+    except (DemoError, MigrationError) as error:
         raise click.ClickException(str(error)) from error
 
 

@@ -98,6 +98,8 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
     if expected:
         _wait_for_alerts(settings, expected, echo)
     report = collect(settings.clickhouse, settings.urls, since)
+    for window in stats.incidents:
+        echo(f"  {window.spec}: {_detection(report, window.name, window.starts_at)}")
     echo(render(report, settings.urls, settings.clickhouse, metrics))
     echo(f"\nDone in {time.monotonic() - began:.0f}s. The pipeline keeps running:")
     echo("`touchpoints pipeline stop` stops it, `touchpoints stack down` stops everything.")
@@ -124,6 +126,23 @@ def _wait_for_alerts(settings: DemoSettings, touchpoints: set[str], echo: Echo) 
         _wait(firing, settings.alert_timeout_s, f"{ALERT} to fire", interval=5.0)
     except DemoError as error:
         echo(f"  {error}; the report below shows what Prometheus has")
+
+
+def _detection(report: Report, incident: str, onset: datetime) -> str:
+    """How long after the incident's onset its alert became active (pending)."""
+    touchpoint = INCIDENT_TOUCHPOINT[incident]
+    for alert in report.alerts:
+        if alert.name == ALERT and alert.labels.get("touchpoint") == touchpoint and alert.active_at:
+            try:  # RFC 3339 with up to nanoseconds and a Z
+                active = datetime.fromisoformat(alert.active_at[:26].rstrip("Z") + "+00:00")
+            except ValueError:
+                return f"{ALERT} on {touchpoint} active since {alert.active_at}"
+            delay = (active - onset).total_seconds()
+            return (
+                f"{ALERT} on {touchpoint} active {delay:.0f}s after onset "
+                f"(pending, then firing after the rule's for: 30s)"
+            )
+    return f"no {ALERT} on {touchpoint} yet"
 
 
 def _answers(url: str) -> bool:

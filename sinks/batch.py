@@ -44,12 +44,3 @@ class Batch:
             return False
         aged = self.clock() - self.started_at >= self.max_seconds
         return self.size >= self.max_rows or aged
-
-    def forget(self, partitions: set[TopicPartition]) -> None:
-        """Drop offsets of partitions this consumer no longer owns (at a rebalance).
-
-        Rows already added stay and are written with the batch: harmless, as the
-        tables deduplicate what the new owner re-reads from the last commit.
-        """
-        for tp in partitions:
-            self.next_offsets.pop(tp, None)

@@ -143,14 +143,14 @@ class ClickHouseWriter:
         self._batch = self._new_batch()
 
     def partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        """Forget the offsets of partitions this consumer is losing; never block.
+        """Note a rebalance; never block (kafka-python 3 runs this on its network thread).
 
-        kafka-python 3 runs this on its network thread, where a commit or any
-        other blocking call fails. The rows read from those partitions stay in
-        the batch and are written with it; the new owner re-reads from the last
-        commit, and the tables deduplicate what is written twice.
+        Nothing needs undoing: the batch keeps its rows and is written as usual,
+        and :meth:`_commit` commits only partitions this consumer still owns
+        then. A partition that moved re-reads from the last commit on its new
+        owner, and the tables deduplicate what is written twice.
         """
-        self._batch.forget({(tp.topic, tp.partition) for tp in revoked})
+        log.info("partitions revoked", extra={"partitions": len(list(revoked))})
 
     def _route(self, record: Record, ingested_at: datetime) -> None:
         if not record.value:
@@ -198,13 +198,14 @@ class ClickHouseWriter:
                 delay = min(delay * 2, self._settings.retry_max_seconds)
 
     def _wait(self, seconds: float) -> None:
-        """Sleep between attempts without polling, so no record is fetched and left behind.
+        """Wait between attempts without polling, so no record is fetched and left behind.
 
-        If the outage outlasts ``max.poll.interval.ms`` the consumer leaves its
-        group; its commit is then refused (logged), it rejoins on the next
-        poll, re-reads from the last commit, and the tables deduplicate.
+        Returns early when stop is requested. If the outage outlasts
+        ``max.poll.interval.ms`` the consumer leaves its group; its commit is
+        then refused (logged), it rejoins on the next poll, re-reads from the
+        last commit, and the tables deduplicate.
         """
-        self._sleep(seconds)
+        self._stop.wait(seconds)
 
     def _commit(self, batch: Batch) -> None:
         owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}

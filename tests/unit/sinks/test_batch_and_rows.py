@@ -48,14 +48,6 @@ def test_the_batch_commits_one_past_the_last_offset_seen_per_partition(
     assert batch.next_offsets == {tp: offset + 1 for tp, offset in last.items()}
 
 
-def test_forgetting_revoked_partitions_keeps_the_others() -> None:
-    batch = Batch(max_rows=10, max_seconds=1.0, clock=FakeClock())
-    batch.advance("tp.events", 0, 5)
-    batch.advance("tp.events", 1, 7)
-    batch.forget({("tp.events", 0)})
-    assert batch.next_offsets == {("tp.events", 1): 8}
-
-
 def test_an_event_row_carries_every_column_and_its_lineage() -> None:
     record = Record("tp.events", 3, 99, b"cust-000001", event_bytes("shop"), 1_700_000_000_000)
     row = event_row(record, NOW)

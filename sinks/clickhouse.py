@@ -31,8 +31,13 @@ class RetryableError(RuntimeError):
     """ClickHouse is unavailable or overloaded: wait and try the same batch again."""
 
 
-def connect(settings: ClickHouseSettings, database: str | None = None) -> Client:
-    """A native-protocol client; ``database`` overrides the configured one (e.g. 'default')."""
+def connect(
+    settings: ClickHouseSettings, database: str | None = None, *, strings_as_bytes: bool = False
+) -> Client:
+    """A native-protocol client; ``database`` overrides the configured one (e.g. 'default').
+
+    ``strings_as_bytes`` returns String columns undecoded (raw dead-letter bytes).
+    """
     return Client(
         host=settings.host,
         port=settings.port,
@@ -42,7 +47,7 @@ def connect(settings: ClickHouseSettings, database: str | None = None) -> Client
         secure=settings.secure,
         connect_timeout=settings.connect_timeout_seconds,
         send_receive_timeout=settings.send_receive_timeout_seconds,
-        settings={"insert_block_size": 1_048_576},
+        settings={"insert_block_size": 1_048_576, "strings_as_bytes": strings_as_bytes},
     )
 
 

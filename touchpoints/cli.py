@@ -306,6 +306,44 @@ def demo(no_stack: bool, **options: Any) -> None:
         raise click.ClickException(str(error)) from error
 
 
+@cli.group()
+def deadletters() -> None:
+    """Dead letters: input the pipeline could not use, kept with the reason."""
+
+
+@deadletters.command("replay")
+@click.option("--reason", "reasons", multiple=True, help="Only this reason (repeatable).")
+@click.option("--source", help="Only dead letters that claimed this source.")
+@click.option("--hours", default=24.0, show_default=True, help="Dead-lettered this recently.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be replayed.")
+def deadletters_replay(
+    reasons: tuple[str, ...], source: str | None, hours: float, dry_run: bool
+) -> None:
+    """Send dead letters' raw bytes to the raw topic again, once their cause is fixed.
+
+    Safe to repeat: a valid event keeps its event_id and is stored once; input
+    that is still bad is dead-lettered again. Inputs cut at the size limit
+    cannot be replayed whole and are skipped.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from touchpoints.replay import ReplayFilter, replay, select_dead_letters
+
+    selection = ReplayFilter(
+        since=datetime.now(UTC) - timedelta(hours=hours), reasons=reasons, source=source
+    )
+    found = select_dead_letters(load(ClickHouseSettings), selection)
+    if dry_run:
+        click.echo(f"would replay {sum(1 for *_, cut in found if not cut)} dead letters "
+                   f"({sum(1 for *_, cut in found if cut)} truncated ones skipped)")  # fmt: skip
+        return
+    result = replay(load(KafkaSettings), load(ProducerSettings), found)
+    click.echo(
+        f"replayed {result.replayed} dead letters to {load(KafkaSettings).topics.raw}"
+        f" ({result.skipped_truncated} truncated ones skipped)"
+    )
+
+
 @cli.command()
 @click.option("--minutes", default=60, show_default=True, help="Look back this far.")
 def report(minutes: int) -> None:

@@ -1,0 +1,86 @@
+"""Replay dead letters: send their raw bytes to the raw topic again, after the cause is fixed.
+
+The raw bytes come from ClickHouse ``dead_letters`` (they are kept whole up to
+the size limit). Replaying is safe to repeat: a valid event keeps its
+``event_id``, and ``events`` deduplicates on it; input that is still bad is
+dead-lettered again with its new origin.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from producers.producer import EventProducer
+from producers.settings import ProducerSettings
+from schemas.settings import ClickHouseSettings, KafkaSettings
+from sinks.clickhouse import connect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplayFilter:
+    """Which dead letters to replay: by reason, source and dead-lettering time."""
+
+    since: datetime
+    reasons: tuple[str, ...] = ()
+    source: str | None = None
+    stage: str = "ingest"
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replayed: int
+    skipped_truncated: int
+
+
+def select_dead_letters(
+    clickhouse: ClickHouseSettings, selection: ReplayFilter
+) -> list[tuple[bytes, str, bool]]:
+    """(raw bytes, origin key, truncated) of every dead letter the filter selects, oldest first."""
+    conditions = ["dead_lettered_at >= toDateTime(%(since)s)", "stage = %(stage)s"]
+    params: dict[str, Any] = {"since": int(selection.since.timestamp()), "stage": selection.stage}
+    if selection.reasons:
+        conditions.append("reason IN %(reasons)s")
+        params["reasons"] = tuple(selection.reasons)
+    if selection.source is not None:
+        conditions.append("source = %(source)s")
+        params["source"] = selection.source
+    client = connect(clickhouse, strings_as_bytes=True)
+    try:
+        rows = client.execute(
+            "SELECT raw, origin_key, raw_truncated FROM dead_letters FINAL "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)} "
+            "ORDER BY dead_lettered_at, origin_topic, origin_partition, origin_offset",
+            params,
+        )
+    finally:
+        client.disconnect()
+    return [
+        (bytes(raw), bytes(key).decode("utf-8", "replace"), bool(cut)) for raw, key, cut in rows
+    ]
+
+
+def replay(
+    kafka: KafkaSettings,
+    producer_settings: ProducerSettings,
+    dead_letters: list[tuple[bytes, str, bool]],
+) -> ReplayResult:
+    """Send each dead letter's raw bytes to the raw topic with its original key.
+
+    Truncated ones (over the size limit when they arrived) cannot be replayed
+    whole and are skipped. Raises ``DeliveryError`` if Kafka did not take them.
+    """
+    skipped = sum(1 for _, _, truncated in dead_letters if truncated)
+    sent = 0
+    with EventProducer(kafka, producer_settings) as producer:
+        for raw, key, truncated in dead_letters:
+            if truncated:
+                continue
+            producer.send_raw(raw, key=key.encode() if key else None)
+            sent += 1
+    log.info("dead letters replayed", extra={"replayed": sent, "skipped_truncated": skipped})
+    return ReplayResult(replayed=sent, skipped_truncated=skipped)

@@ -351,16 +351,11 @@ def report(minutes: int) -> None:
     from datetime import UTC, datetime, timedelta
 
     from touchpoints.paths import StackUrls
-    from touchpoints.report import collect, render
+    from touchpoints.report import collect, metrics_urls, render
 
-    clickhouse, urls, worker_settings, writer_settings = (
-        load(ClickHouseSettings), load(StackUrls), load(WorkerSettings), load(WriterSettings)
-    )  # fmt: skip
+    clickhouse, urls = load(ClickHouseSettings), load(StackUrls)
     since = datetime.now(UTC) - timedelta(minutes=minutes)
-    metrics = [
-        f"http://{worker_settings.metrics_host}:{worker_settings.metrics_port}/metrics",
-        f"http://{writer_settings.metrics_host}:{writer_settings.metrics_port}/metrics",
-    ]
+    metrics = metrics_urls(load(WorkerSettings), load(WriterSettings))
     click.echo(render(collect(clickhouse, urls, since), urls, clickhouse, metrics))
 
 

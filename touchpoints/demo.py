@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from producers.settings import ProducerSettings
-from producers.simulator import SimulationConfig
+from producers.simulator import AFFECTED_TOUCHPOINT, SimulationConfig
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.settings import WriterSettings
 from stream_processors.settings import WorkerSettings
@@ -23,17 +23,11 @@ from touchpoints import paths
 from touchpoints.admin import create_topics, migrate
 from touchpoints.paths import StackUrls
 from touchpoints.pipeline import start_pipeline
-from touchpoints.report import Report, collect, render, stored_counts
+from touchpoints.report import Report, collect, metrics_urls, render, stored_counts
 from touchpoints.simulate import simulate
 
 Echo = Callable[[str], None]
 
-# Which touchpoint each simulator incident degrades, to wait for its alert.
-INCIDENT_TOUCHPOINT = {
-    "checkout_error_storm": "checkout",
-    "store_queue_spike": "queue",
-    "ivr_outage": "ivr_menu",
-}
 ALERT = "TouchpointsFrictionHigh"
 
 
@@ -70,10 +64,7 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
     _step(echo, "3/6", "pipeline: Faust worker and ClickHouse writer in the background")
     for line in start_pipeline(settings.worker.app_id):
         echo(f"  {line}")
-    metrics = [
-        f"http://{settings.worker.metrics_host}:{settings.worker.metrics_port}/metrics",
-        f"http://{settings.writer.metrics_host}:{settings.writer.metrics_port}/metrics",
-    ]
+    metrics = metrics_urls(settings.worker, settings.writer)
     for url in metrics:
         _wait(
             partial(_answers, url),
@@ -94,12 +85,13 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
         "the writer to store every event (see `touchpoints pipeline status` for logs)",
     )
     _step(echo, "6/6", "waiting for the incident's alert in Prometheus")
-    expected = {INCIDENT_TOUCHPOINT[i.name] for i in settings.simulation.incidents}
+    expected = {AFFECTED_TOUCHPOINT[i.name] for i in settings.simulation.incidents}
     if expected:
         _wait_for_alerts(settings, expected, echo)
     report = collect(settings.clickhouse, settings.urls, since)
-    for window in stats.incidents:
-        echo(f"  {window.spec}: {_detection(report, window.name, window.starts_at)}")
+    for incident, window in zip(settings.simulation.incidents, stats.incidents, strict=True):
+        touchpoint = AFFECTED_TOUCHPOINT[incident.name]
+        echo(f"  {window.spec}: {_detection(report, touchpoint, window.starts_at)}")
     echo(render(report, settings.urls, settings.clickhouse, metrics))
     echo(f"\nDone in {time.monotonic() - began:.0f}s. The pipeline keeps running:")
     echo("`touchpoints pipeline stop` stops it, `touchpoints stack down` stops everything.")
@@ -128,9 +120,8 @@ def _wait_for_alerts(settings: DemoSettings, touchpoints: set[str], echo: Echo) 
         echo(f"  {error}; the report below shows what Prometheus has")
 
 
-def _detection(report: Report, incident: str, onset: datetime) -> str:
-    """How long after the incident's onset its alert became active (pending)."""
-    touchpoint = INCIDENT_TOUCHPOINT[incident]
+def _detection(report: Report, touchpoint: str, onset: datetime) -> str:
+    """How long after an incident's onset the alert on its touchpoint became active (pending)."""
     for alert in report.alerts:
         if alert.name == ALERT and alert.labels.get("touchpoint") == touchpoint and alert.active_at:
             try:  # RFC 3339 with up to nanoseconds and a Z

@@ -42,7 +42,7 @@ class Managed:
             return None
         return pid
 
-    def start(self, args: list[str], env: dict[str, str] | None = None) -> tuple[int, bool]:
+    def start(self, args: list[str]) -> tuple[int, bool]:
         """Start ``touchpoints <args>`` unless running; returns (pid, started_now)."""
         running = self.pid()
         if running is not None:
@@ -54,7 +54,6 @@ class Managed:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})},
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{process.pid}\n")

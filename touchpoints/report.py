@@ -11,6 +11,8 @@ from typing import Any
 
 from schemas.settings import ClickHouseSettings
 from sinks.clickhouse import connect
+from sinks.settings import WriterSettings
+from stream_processors.settings import WorkerSettings
 from touchpoints.paths import StackUrls
 
 EXAMPLE_QUERY = "SELECT source, count() FROM events FINAL GROUP BY source"
@@ -76,6 +78,14 @@ def prometheus_alerts(urls: StackUrls) -> list[Alert]:
             active_at=item.get("activeAt", ""),
         )
         for item in body["data"]["alerts"]
+    ]
+
+
+def metrics_urls(worker: WorkerSettings, writer: WriterSettings) -> list[str]:
+    """Where the worker's and the writer's /metrics answer."""
+    return [
+        f"http://{worker.metrics_host}:{worker.metrics_port}/metrics",
+        f"http://{writer.metrics_host}:{writer.metrics_port}/metrics",
     ]
 
 

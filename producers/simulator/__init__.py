@@ -18,6 +18,7 @@ from producers.simulator.badinput import BAD_KINDS, EXPECTED_REASON, BadKind
 from producers.simulator.behaviour import Emission, generate, stream
 from producers.simulator.config import SimulationConfig
 from producers.simulator.incidents import (
+    AFFECTED_TOUCHPOINT,
     INCIDENT_NAMES,
     Incident,
     parse_incident,
@@ -30,6 +31,7 @@ from producers.simulator.stats import IncidentWindow, RunProgress, RunStats
 from producers.simulator.truth import TruthWriter, read_truth, truth_record
 
 __all__ = [
+    "AFFECTED_TOUCHPOINT",
     "BAD_KINDS",
     "EXPECTED_REASON",
     "INCIDENT_NAMES",

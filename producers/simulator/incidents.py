@@ -27,6 +27,12 @@ DEFAULT_TARGET: Final[dict[IncidentName, str | None]] = {
     "ivr_outage": None,  # every queue's IVR menu
     "checkout_error_storm": "site:www",
 }
+AFFECTED_TOUCHPOINT: Final[dict[IncidentName, str]] = {
+    "store_queue_spike": "queue",
+    "ivr_outage": "ivr_menu",
+    "checkout_error_storm": "checkout",
+}
+"""The touchpoint whose friction each incident raises (what an alert should name)."""
 WHAT_IT_DOES: Final[dict[IncidentName, str]] = {
     "store_queue_spike": "queue readings and service visits at one store wait 5-15x longer",
     "ivr_outage": "most IVR menus fail or hang up; calls pile into agent queues",

@@ -28,5 +28,65 @@ class Topics:
         """Anything that could not be used, with reason and origin (``DeadLetter``)."""
         return f"{self.prefix}deadletter"
 
+    @property
+    def scores(self) -> str:
+        """Ingest writes each event's ``InteractionScore`` here, keyed by ``event_id``."""
+        return f"{self.prefix}scores"
+
+    @property
+    def scores_by_touchpoint(self) -> str:
+        """Repartition of ``scores`` keyed by ``touchpoint|location`` (health stage input)."""
+        return f"{self.prefix}scores-by-touchpoint"
+
+    @property
+    def degradations(self) -> str:
+        """The health stage writes each detected ``Degradation`` here."""
+        return f"{self.prefix}degradations"
+
+    @property
+    def identity(self) -> str:
+        """Stitching input: every valid event, in ONE partition, so one agent owns the graph."""
+        return f"{self.prefix}identity"
+
+    @property
+    def journey_commands(self) -> str:
+        """Journey work keyed by canonical key: events to place, merges to move (internal)."""
+        return f"{self.prefix}journey-commands"
+
+    @property
+    def journeys(self) -> str:
+        """Journey versions and retirements (``JourneySnapshot``), keyed by journey_id."""
+        return f"{self.prefix}journeys"
+
+    @property
+    def identity_links(self) -> str:
+        """Identifiers whose canonical key changed (``IdentityLink``), keyed by identifier."""
+        return f"{self.prefix}identity-links"
+
+    @property
+    def merges(self) -> str:
+        """The audit trail of keys that became one (``MergeRecord``), keyed by from_key."""
+        return f"{self.prefix}merges"
+
     def all(self) -> tuple[str, ...]:
-        return (self.raw, self.events, self.deadletter)
+        return (
+            self.raw,
+            self.events,
+            self.deadletter,
+            self.scores,
+            self.scores_by_touchpoint,
+            self.degradations,
+            self.identity,
+            self.journey_commands,
+            self.journeys,
+            self.identity_links,
+            self.merges,
+        )
+
+    def single_partition(self) -> frozenset[str]:
+        """Topics that must have exactly one partition (their consumer holds global state)."""
+        return frozenset({self.identity})
+
+    def sinks(self) -> tuple[str, ...]:
+        """Result topics the ClickHouse writer stores."""
+        return (self.events, self.deadletter, self.journeys, self.identity_links, self.merges)

@@ -62,11 +62,16 @@ DEAD_LETTERS = TableSpec(
 )  # fmt: skip
 
 
-def event_row(record: Record, ingested_at: datetime) -> Row:
-    """A row for ``events``. Raises ``ValidationError`` if the record is not an event."""
+def value_of(record: Record) -> bytes:
+    """The record's value; raises ``ValueError`` for a tombstone (no value)."""
     if record.value is None:
         raise ValueError("empty value (a tombstone?)")
-    event = EVENT_ADAPTER.validate_json(record.value)
+    return record.value
+
+
+def event_row(record: Record, ingested_at: datetime) -> Row:
+    """A row for ``events``. Raises ``ValidationError`` if the record is not an event."""
+    event = EVENT_ADAPTER.validate_json(value_of(record))
     ids = event.identifiers
     return (
         event.event_id,
@@ -86,7 +91,7 @@ def event_row(record: Record, ingested_at: datetime) -> Row:
         int(event.payload.friction()),
         event.payload.measured_wait(),
         event.payload.model_dump_json(exclude_none=True),
-        *_lineage(record, ingested_at),
+        *lineage(record, ingested_at),
     )
 
 
@@ -108,7 +113,7 @@ def dead_letter_row(dead: DeadLetter, record: Record, ingested_at: datetime) -> 
         dead.raw_size,
         int(dead.raw_truncated),
         dead.dead_lettered_at,
-        *_lineage(record, ingested_at),
+        *lineage(record, ingested_at),
     )
 
 
@@ -136,5 +141,5 @@ def unreadable(record: Record, error: Exception, now: datetime) -> DeadLetter:
     )
 
 
-def _lineage(record: Record, ingested_at: datetime) -> Row:
+def lineage(record: Record, ingested_at: datetime) -> Row:
     return (record.topic, record.partition, record.offset, ingested_at)

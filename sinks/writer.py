@@ -1,6 +1,6 @@
 """The ClickHouse writer: its own consumer group, batches, insert, then commit.
 
-    tp.events, tp.deadletter ──► rows per table ──► batch ──► INSERT ──► commit offsets
+    result topics (sinks.routes) ──► rows per table ──► batch ──► INSERT ──► commit offsets
 
 Offsets are committed only after every table of the batch was written, so a
 crash re-reads at most one batch; the tables deduplicate it (ReplacingMergeTree
@@ -23,24 +23,14 @@ from kafka import KafkaConsumer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
-from pydantic import ValidationError
 
-from schemas.deadletter import DeadLetter
 from schemas.timeutil import utc_now
 from schemas.topics import Topics
 from sinks.batch import Batch
 from sinks.clickhouse import RetryableError
 from sinks.metrics import WriterMetrics
-from sinks.rows import (
-    DEAD_LETTERS,
-    EVENTS,
-    Record,
-    Row,
-    TableSpec,
-    dead_letter_row,
-    event_row,
-    unreadable,
-)
+from sinks.routes import routes
+from sinks.rows import DEAD_LETTERS, EVENTS, Record, Row, TableSpec, dead_letter_row, unreadable
 from sinks.settings import WriterSettings
 
 log = logging.getLogger(__name__)
@@ -73,6 +63,7 @@ class ClickHouseWriter:
         self._consumer = consumer
         self._insert = insert
         self._topics = topics
+        self._routes = routes(topics)
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
@@ -88,7 +79,7 @@ class ClickHouseWriter:
         partitions of it until the next metadata refresh (minutes), so wait.
         Raises :class:`MissingTopicError` when a topic does not appear in time.
         """
-        topics = [self._topics.events, self._topics.deadletter]
+        topics = list(self._routes)
         deadline = self._clock() + timeout
         for topic in topics:
             while not self._consumer.partitions_for_topic(topic):
@@ -153,20 +144,11 @@ class ClickHouseWriter:
         log.info("partitions revoked", extra={"partitions": len(list(revoked))})
 
     def _route(self, record: Record, ingested_at: datetime) -> None:
-        if not record.value:
-            self._dead_letter(record, ValueError("empty value (a tombstone?)"), ingested_at)
-        elif record.topic == self._topics.events:
-            try:
-                self._batch.add(EVENTS, event_row(record, ingested_at))
-            except ValidationError as error:
-                self._dead_letter(record, error, ingested_at)
-        else:
-            try:
-                dead = DeadLetter.model_validate_json(record.value)
-            except ValidationError as error:
-                self._dead_letter(record, error, ingested_at)
-            else:
-                self._batch.add(DEAD_LETTERS, dead_letter_row(dead, record, ingested_at))
+        route = self._routes[record.topic]
+        try:
+            self._batch.add(route.table, route.row_of(record, ingested_at))
+        except ValueError as error:  # pydantic's ValidationError included
+            self._dead_letter(record, error, ingested_at)
         self._batch.advance(record.topic, record.partition, record.offset)
 
     def _dead_letter(self, record: Record, error: Exception, ingested_at: datetime) -> None:

@@ -14,6 +14,7 @@ Not thread-safe; one instance per partition's worth of identifiers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,9 @@ from stream_processors.identity import (
 
 FORMAT = 1
 """Version of the :meth:`IdentityGraph.to_dict` layout."""
+
+Entry = dict[str, Any]
+"""One identifier as a store keeps it (JSON-ready): see :meth:`IdentityGraph.entries`."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -63,6 +67,47 @@ class IdentityGraph:
         decision = decide(event, lookups, self.policy)
         self._write(decision)
         return decision.result
+
+    def link_with_changes(self, event: TouchpointEvent) -> tuple[LinkResult, dict[str, Entry]]:
+        """:meth:`link`, plus the :meth:`entries` that changed (what a store must write)."""
+        nodes = event.identifiers.present()
+        lookups = {node: found for node in nodes if (found := self.lookup(node)) is not None}
+        decision = decide(event, lookups, self.policy)
+        changed = self._write(decision)
+        return decision.result, self.entries(changed)
+
+    def entries(self, nodes: Iterable[Node]) -> dict[str, Entry]:
+        """Per-identifier entries (record, parent, and the component if it is a root).
+
+        A store keyed by identifier holds these; :meth:`from_entries` rebuilds
+        the graph from all of them. Parents written here may be older ancestors
+        than the in-memory ones (path compression is not written back); every
+        chain still ends at the same root, so the rebuilt graph is equivalent.
+        """
+        found: dict[str, Entry] = {}
+        for node in nodes:
+            if node not in self._parent:
+                continue
+            entry: Entry = _record_dict(self._records[node], self._parent[node])
+            if node in self._components:
+                entry["component"] = _component_dict(self._components[node], self._size[node])
+            found[node_key(node)] = entry
+        return found
+
+    @classmethod
+    def from_entries(
+        cls, entries: Iterable[tuple[str, Entry]], policy: IdentityPolicy | None = None
+    ) -> IdentityGraph:
+        """Rebuild a graph from :meth:`entries` output (all identifiers)."""
+        identifiers: dict[str, Entry] = {}
+        components: dict[str, Entry] = {}
+        for key, entry in entries:
+            identifiers[key] = entry
+            if entry.get("component") is not None:
+                components[key] = entry["component"]
+        return cls.from_dict(
+            {"format": FORMAT, "identifiers": identifiers, "components": components}, policy
+        )
 
     def lookup(self, node: Node) -> Resolution | None:
         """The node's record and component, or None if it was never linked."""
@@ -95,21 +140,28 @@ class IdentityGraph:
             node = parent
         return root
 
-    def _write(self, decision: Decision) -> None:
+    def _write(self, decision: Decision) -> set[Node]:
+        """Apply a decision; returns the nodes whose stored entry changed."""
+        changed = {n for n, record in decision.records.items() if self._records.get(n) != record}
         self._records.update(decision.records)
         if decision.component is None:
-            return
+            return changed
         for node in decision.members:
             if node not in self._parent:
                 self._parent[node] = node
                 self._size[node] = 1
+                changed.add(node)
         roots = {self._find(node) for node in decision.members}
         root = max(roots, key=lambda r: (self._size[r], node_key(r)))
         for other in roots - {root}:
             self._parent[other] = root
             self._size[root] += self._size.pop(other)
             self._components.pop(other, None)
+            changed.add(other)
+        if len(roots) > 1 or self._components.get(root) != decision.component:
+            changed.add(root)
         self._components[root] = decision.component
+        return changed
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot (strings, ints, lists); :meth:`from_dict` reads it back."""

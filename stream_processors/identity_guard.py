@@ -11,7 +11,9 @@ Pure. Three rules, applied by :func:`~stream_processors.identity.decide`:
   ``max_customers_per_identifier`` it is quarantined once and for all: later
   events link through their other identifiers only, and it resolves to no key.
 * **Blocklist.** :meth:`IdentityPolicy.blocks` identifiers never link and are
-  never stored (a store kiosk, a POS test card).
+  never stored (a store kiosk, a POS test card, a queue sensor that reports
+  with its own device id). Entries may end in ``*`` to block a prefix
+  (``"device_id:sensor-*"``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class IdentityPolicy:
     max_customers_per_identifier: int = 3
     blocked_values: frozenset[str] = frozenset()
     blocked_nodes: frozenset[Node] = frozenset()
+    blocked_prefixes: frozenset[tuple[IdentifierType | None, str]] = frozenset()
 
     def __post_init__(self) -> None:
         if self.max_customers_per_identifier < 1:
@@ -48,19 +51,33 @@ class IdentityPolicy:
 
     @classmethod
     def from_blocklist(cls, entries: Iterable[str], max_customers: int = 3) -> IdentityPolicy:
-        """Entries ``"<type>:<value>"`` block one identifier; any other entry blocks a value."""
+        """Entries ``"<type>:<value>"`` block one identifier; any other entry blocks a value.
+
+        A value ending in ``*`` blocks every value with that prefix (of that type, if given).
+        """
         values: set[str] = set()
         nodes: set[Node] = set()
+        prefixes: set[tuple[IdentifierType | None, str]] = set()
         for entry in entries:
             kind, sep, value = entry.partition(":")
-            if sep and value and kind in _TYPE_NAMES:
-                nodes.add((IdentifierType(kind), value))
+            typed = bool(sep and value and kind in _TYPE_NAMES)
+            kind_of = IdentifierType(kind) if typed else None
+            target = value if typed else entry
+            if target.endswith("*"):
+                prefixes.add((kind_of, target[:-1]))
+            elif kind_of is not None:
+                nodes.add((kind_of, target))
             else:
-                values.add(entry)
-        return cls(max_customers, frozenset(values), frozenset(nodes))
+                values.add(target)
+        return cls(max_customers, frozenset(values), frozenset(nodes), frozenset(prefixes))
 
     def blocks(self, node: Node) -> bool:
-        return node[1] in self.blocked_values or node in self.blocked_nodes
+        if node[1] in self.blocked_values or node in self.blocked_nodes:
+            return True
+        return any(
+            (kind is None or kind is node[0]) and node[1].startswith(prefix)
+            for kind, prefix in self.blocked_prefixes
+        )
 
 
 def winner(customer_id: str | None, candidates: list[Node], lookups: Lookups) -> str | None:

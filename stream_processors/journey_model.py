@@ -12,17 +12,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from schemas.journeys import ISSUES, CloseReason, Journey, Signal, Stage, Step
 
-from schemas.timeutil import UtcMillis
-from stream_processors.journey_steps import ISSUES, Signal, Stage, Step
-
-CloseReason = Literal["inactivity", "goal"]
+__all__ = ["CloseReason", "Journey", "JourneyPolicy", "build", "journey_id_of"]
 
 _JOURNEY_NAMESPACE = uuid.UUID("6f0c0c55-2a53-4b5e-9d0e-7c1b7f3a9a10")
-_METADATA = frozenset({"version", "updated_at"})
 
 
 @dataclass(frozen=True)
@@ -32,40 +27,6 @@ class JourneyPolicy:
     inactivity_gap: timedelta = timedelta(minutes=30)
     allowed_lateness: timedelta = timedelta(hours=1)
     repeat_contact_window: timedelta = timedelta(days=7)
-
-
-class Journey(BaseModel):
-    """One customer's touchpoints in event-time order, with what they add up to.
-
-    Serialise with ``model_dump(mode="json")``, read back with ``model_validate``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    journey_id: str
-    canonical_key: str
-    version: int = Field(ge=1, description="bumped on every change: the ReplacingMergeTree version")
-    updated_at: UtcMillis = Field(description="processing time of the last change")
-    steps: tuple[Step, ...] = Field(min_length=1)
-    started_at: UtcMillis
-    last_at: UtcMillis
-    closed: bool
-    close_reason: CloseReason | None
-    stage: Stage
-    channels: tuple[str, ...] = Field(description="sources, in order of first use")
-    channel_switches: int
-    repeat_contacts: int
-    open_issue: bool
-    open_issue_kind: Signal | None
-    late_steps: int
-
-    @property
-    def event_ids(self) -> frozenset[uuid.UUID]:
-        return frozenset(step.event_id for step in self.steps)
-
-    def content(self) -> dict[str, Any]:
-        """Everything but version and update time: what two equal journeys share."""
-        return self.model_dump(exclude=set(_METADATA))
 
 
 def journey_id_of(canonical_key: str, first: Step) -> str:

@@ -16,7 +16,10 @@ class JourneySettings(BaseSettings):
 
     ``identifier_blocklist`` takes ``"<type>:<value>"`` entries (one identifier,
     e.g. ``"device_id:kiosk-store-012"``) or bare values (any type), as a JSON
-    list in the environment.
+    list in the environment; a trailing ``*`` blocks a prefix. The default
+    blocks queue sensors, which report with their own ``sensor-*`` device id:
+    equipment, not a person, so their readings count for touchpoint health
+    but join no journey.
     """
 
     model_config = SettingsConfigDict(env_prefix="TOUCHPOINTS_JOURNEY_", frozen=True)
@@ -25,7 +28,13 @@ class JourneySettings(BaseSettings):
     allowed_lateness_seconds: float = Field(default=60 * 60, ge=0)
     repeat_contact_window_days: float = Field(default=7, gt=0)
     max_customers_per_identifier: int = Field(default=3, ge=1)
-    identifier_blocklist: tuple[str, ...] = ()
+    identifier_blocklist: tuple[str, ...] = ("device_id:sensor-*",)
+    batch_size: int = Field(
+        default=500, ge=1, description="records the identity and journeys agents take at once"
+    )
+    batch_seconds: float = Field(
+        default=0.05, gt=0, description="longest wait to fill a batch (adds to latency)"
+    )
 
     def journey_policy(self) -> JourneyPolicy:
         return JourneyPolicy(

@@ -6,51 +6,12 @@ journey rule (stage, goals, open issues, repeat contacts) reads steps only.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
-from uuid import UUID
-
-from pydantic import BaseModel, ConfigDict
-
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
-from schemas.timeutil import UtcMillis
+from schemas.journeys import GOALS, ISSUES, Signal, Stage, Step
 
-Stage = Literal["browsing", "purchasing", "purchased", "servicing", "complaint", "resolved"]
-"""Where the customer is: looking, buying, bought, being served, unhappy, helped."""
-
-Signal = Literal["purchase", "resolution", "failed_checkout", "unresolved_contact"]
-"""What a step means for the journey's outcome; the first two are goals."""
-
-GOALS: frozenset[Signal] = frozenset({"purchase", "resolution"})
-ISSUES: frozenset[Signal] = frozenset({"failed_checkout", "unresolved_contact"})
+__all__ = ["GOALS", "ISSUES", "Signal", "Stage", "Step", "step_of"]
 
 _Reading = tuple[Stage | None, Signal | None]
-
-
-class Step(BaseModel):
-    """One touchpoint in a journey. ``late``: it arrived beyond the allowed lateness."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    event_id: UUID
-    occurred_at: UtcMillis
-    source: str
-    touchpoint: str
-    location: str
-    friction: bool
-    stage: Stage | None = None
-    signal: Signal | None = None
-    contact: str | None = None
-    late: bool = False
-
-    @property
-    def order(self) -> tuple[datetime, str]:
-        """Journey order: event time, ties by event_id."""
-        return (self.occurred_at, str(self.event_id))
-
-    @property
-    def goal(self) -> bool:
-        return self.signal in GOALS
 
 
 def step_of(event: TouchpointEvent, *, late: bool = False) -> Step:

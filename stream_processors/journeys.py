@@ -50,6 +50,7 @@ __all__ = [
     "expire",
     "merge",
     "place",
+    "place_step",
     "segment",
 ]
 
@@ -70,12 +71,25 @@ def place(
     unchanged (``duplicate=True``, no upserts). Raises ``ValueError`` when a
     journey has another key (absorb it first).
     """
+    return place_step(recent, step_of(event), policy, now, key=key)
+
+
+def place_step(
+    recent: Sequence[Journey],
+    step: Step,
+    policy: JourneyPolicy,
+    now: datetime,
+    *,
+    key: str,
+) -> JourneyUpdate:
+    """:func:`place` for an event already read into its :class:`Step` (``late`` is set here)."""
     _check_key(recent, key)
-    if any(event.event_id in journey.event_ids for journey in recent):
+    if any(step.event_id in journey.event_ids for journey in recent):
         return JourneyUpdate(journeys=tuple(recent), duplicate=True)
     newest = max((journey.last_at for journey in recent), default=None)
-    late = newest is not None and event.occurred_at < newest - policy.allowed_lateness
-    update = restitch(recent, [step_of(event, late=late)], key, policy, now)
+    late = newest is not None and step.occurred_at < newest - policy.allowed_lateness
+    placed = step.model_copy(update={"late": late}) if late != step.late else step
+    update = restitch(recent, [placed], key, policy, now)
     return JourneyUpdate(update.journeys, update.upserts, update.retired, update.opened, late=late)
 
 

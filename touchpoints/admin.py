@@ -23,9 +23,10 @@ def create_topics(kafka: KafkaSettings, partitions: int) -> list[str]:
         existing = set(admin.list_topics())
         missing = [name for name in kafka.topics.all() if name not in existing]
         created = []
+        single = kafka.topics.single_partition()
         for name in missing:
             try:
-                admin.create_topics([NewTopic(name, partitions, 1)])
+                admin.create_topics([NewTopic(name, 1 if name in single else partitions, 1)])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass  # another process created it in the meantime

@@ -161,7 +161,9 @@ def test_a_quarantined_identifier_no_longer_links_but_the_events_other_identifie
 
 
 @pytest.mark.parametrize(
-    "blocklist", [["device_id:kiosk-7"], ["kiosk-7"]], ids=["type and value", "value"]
+    "blocklist",
+    [["device_id:kiosk-7"], ["kiosk-7"], ["device_id:kiosk-*"], ["kio*"]],
+    ids=["type and value", "value", "type and prefix", "prefix"],
 )
 def test_a_blocklisted_identifier_never_links_nor_is_stored(blocklist: list[str]) -> None:
     graph = IdentityGraph(IdentityPolicy.from_blocklist(blocklist))
@@ -175,6 +177,13 @@ def test_a_blocklisted_identifier_never_links_nor_is_stored(blocklist: list[str]
     )
     assert alone.refusals == (Refusal((IdentifierType.DEVICE_ID, "kiosk-7"), "blocked"),)
     assert len(graph) == 2
+
+
+def test_a_typed_prefix_blocks_only_that_type() -> None:
+    policy = IdentityPolicy.from_blocklist(["device_id:sensor-*"])
+    assert policy.blocks((IdentifierType.DEVICE_ID, "sensor-store-1-q1"))
+    assert not policy.blocks((IdentifierType.ANONYMOUS_ID, "sensor-store-1-q1"))
+    assert not policy.blocks((IdentifierType.DEVICE_ID, "dev-0a1b"))
 
 
 # Hypothesis: the guard for any number of customers sharing an identifier.
@@ -362,3 +371,19 @@ def test_settings_read_limits_and_blocklist_from_the_environment(
     assert policy.blocks((IdentifierType.LOYALTY_ID, "4111111111111111"))
     assert chosen.journey_policy().inactivity_gap == timedelta(minutes=10)
     assert chosen.journey_policy().allowed_lateness == timedelta(hours=1)
+
+
+@settings(max_examples=75, deadline=None)
+@given(any_events(), any_events())
+def test_the_changed_entries_alone_rebuild_the_graph(
+    first: list[TouchpointEvent], then: list[TouchpointEvent]
+) -> None:
+    """A store that only ever writes what link_with_changes reports holds the whole graph."""
+    graph = IdentityGraph(IdentityPolicy(max_customers_per_identifier=2))
+    store: dict[str, Any] = {}
+    for e in first:
+        _, changed = graph.link_with_changes(e)
+        store.update(orjson.loads(orjson.dumps(changed)))
+    rebuilt = IdentityGraph.from_entries(store.items(), graph.policy)
+    assert meaning(rebuilt) == meaning(graph)
+    assert all(graph.link(e) == rebuilt.link(e) for e in then)

@@ -1,0 +1,134 @@
+"""Journey, identity-link and merge records: what stitching publishes and ClickHouse stores.
+
+The logic that builds them lives in ``stream_processors`` (``journeys``,
+``identity``); these are the shapes on the result topics, so the writer and
+other consumers read them without importing any stream logic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.timeutil import UtcMillis
+
+Stage = Literal["browsing", "purchasing", "purchased", "servicing", "complaint", "resolved"]
+"""Where the customer is: looking, buying, bought, being served, unhappy, helped."""
+
+Signal = Literal["purchase", "resolution", "failed_checkout", "unresolved_contact"]
+"""What a step means for the journey's outcome; the first two are goals."""
+
+GOALS: frozenset[Signal] = frozenset({"purchase", "resolution"})
+ISSUES: frozenset[Signal] = frozenset({"failed_checkout", "unresolved_contact"})
+
+CloseReason = Literal["inactivity", "goal"]
+
+_METADATA = frozenset({"version", "updated_at"})
+
+
+class Step(BaseModel):
+    """One touchpoint in a journey. ``late``: it arrived beyond the allowed lateness."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID
+    occurred_at: UtcMillis
+    source: str
+    touchpoint: str
+    location: str
+    friction: bool
+    stage: Stage | None = None
+    signal: Signal | None = None
+    contact: str | None = None
+    late: bool = False
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """Journey order: event time, ties by event_id."""
+        return (self.occurred_at, str(self.event_id))
+
+    @property
+    def goal(self) -> bool:
+        return self.signal in GOALS
+
+
+class Journey(BaseModel):
+    """One customer's touchpoints in event-time order, with what they add up to.
+
+    Serialise with ``model_dump(mode="json")``, read back with ``model_validate``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    journey_id: str
+    canonical_key: str
+    version: int = Field(ge=1, description="bumped on every change: the ReplacingMergeTree version")
+    updated_at: UtcMillis = Field(description="processing time of the last change")
+    steps: tuple[Step, ...] = Field(min_length=1)
+    started_at: UtcMillis
+    last_at: UtcMillis
+    closed: bool
+    close_reason: CloseReason | None
+    stage: Stage
+    channels: tuple[str, ...] = Field(description="sources, in order of first use")
+    channel_switches: int
+    repeat_contacts: int
+    open_issue: bool
+    open_issue_kind: Signal | None
+    late_steps: int
+
+    @property
+    def event_ids(self) -> frozenset[uuid.UUID]:
+        return frozenset(step.event_id for step in self.steps)
+
+    def content(self) -> dict[str, Any]:
+        """Everything but version and update time: what two equal journeys share."""
+        return self.model_dump(exclude=set(_METADATA))
+
+
+class JourneySnapshot(BaseModel):
+    """A message on the journeys topic: a new version of a journey, or its retirement.
+
+    A retired journey (absorbed by a merge, re-cut by a late event) has no
+    ``journey`` and names the journey that now holds its first step.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    journey_id: str
+    canonical_key: str
+    version: int = Field(ge=1)
+    emitted_at: UtcMillis
+    journey: Journey | None = None
+    superseded_by: str | None = None
+
+
+LinkStatus = Literal["linked", "quarantined", "blocked"]
+
+
+class IdentityLink(BaseModel):
+    """An identifier's canonical key as of one event (``None`` when it may not link)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    identifier: str = Field(description='"<type>:<value>", e.g. "anonymous_id:anon-1f"')
+    canonical_key: str | None
+    status: LinkStatus
+    event_id: uuid.UUID
+    occurred_at: UtcMillis
+    linked_at: UtcMillis
+
+
+class MergeRecord(BaseModel):
+    """Two customers' keys became one: ``from_key``'s journeys now belong to ``into_key``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    from_key: str
+    into_key: str
+    cause_event_id: uuid.UUID
+    occurred_at: UtcMillis
+    merged_at: UtcMillis

@@ -1,0 +1,159 @@
+"""Journey work as messages keyed by canonical key, and the pure handler of one message.
+
+The journeys agent owns, per canonical key, a :class:`KeyState`: the key's
+recent journeys, or a redirect once the key was merged into another. Three
+commands reach it, each keyed by the key it concerns, so every read and write
+is local to the partition that owns that key:
+
+``place``     one event's step, keyed by the event's canonical key
+``move_out``  a merge, keyed by ``from_key``: hand the key's journeys to
+              ``into_key`` and leave a redirect
+``move_in``   those journeys, keyed by ``into_key``: re-stitch them with its own
+
+A command for a redirected key is forwarded to the redirect target, so an
+event keyed just before a merge, or journeys moved twice (A→B, then B→C),
+still arrive where they belong. Every command is idempotent (journeys are a
+function of their set of steps, and a step is one per event_id), so the
+at-least-once replays after a crash change nothing. Pure: no Faust, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from schemas.journeys import Journey, JourneySnapshot, Step
+from stream_processors.journey_restitch import JourneyUpdate
+from stream_processors.journeys import JourneyPolicy, absorb, place_step
+
+MAX_HOPS = 16
+"""Redirect hops a command may take before it is handled where it is (a cycle guard)."""
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(description="the canonical key this command is for: its Kafka key")
+    hops: int = Field(default=0, ge=0, description="redirects followed so far")
+
+
+class PlaceStep(_Command):
+    kind: Literal["place"] = "place"
+    step: Step
+
+
+class MoveOut(_Command):
+    """``key`` (the merge's from_key) was merged into ``into_key``."""
+
+    kind: Literal["move_out"] = "move_out"
+    into_key: str
+    cause_event_id: UUID
+
+
+class MoveIn(_Command):
+    """``journeys`` of ``from_key`` now belong to ``key``."""
+
+    kind: Literal["move_in"] = "move_in"
+    from_key: str
+    journeys: tuple[Journey, ...]
+
+
+Command = Annotated[PlaceStep | MoveOut | MoveIn, Field(discriminator="kind")]
+COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+class KeyState(BaseModel):
+    """What the journeys table holds per canonical key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    journeys: tuple[Journey, ...] = ()
+    redirect: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one command produced: the key's new state and what to send.
+
+    ``state`` is None when nothing changed (nothing to write back).
+    """
+
+    state: KeyState | None = None
+    snapshots: tuple[JourneySnapshot, ...] = ()
+    forward: tuple[Command, ...] = ()
+    duplicate: bool = False
+    late: bool = False
+    cycle: bool = False
+
+
+def handle(
+    state: KeyState | None, command: Command, policy: JourneyPolicy, now: datetime
+) -> Outcome:
+    """Apply ``command`` to its key's ``state`` (None: a key never seen). Pure, idempotent."""
+    current = state or KeyState()
+    redirect = current.redirect
+    cycle = command.hops >= MAX_HOPS
+    if isinstance(command, MoveOut):
+        return _move_out(current, command)
+    if redirect is not None and not cycle:
+        forwarded = command.model_copy(update={"key": redirect, "hops": command.hops + 1})
+        return Outcome(forward=(forwarded,))
+    if isinstance(command, PlaceStep):
+        update = place_step(current.journeys, command.step, policy, now, key=command.key)
+        return _updated(current, update, now, cycle=cycle)
+    update = absorb(current.journeys, command.journeys, policy, now, key=command.key)
+    return _updated(current, update, now, cycle=cycle, moved=command.journeys)
+
+
+def _move_out(current: KeyState, command: MoveOut) -> Outcome:
+    """Hand the key's journeys on. A key moves once: a repeat (a redelivered merge) is a no-op."""
+    if current.redirect is not None:
+        return Outcome(duplicate=True)
+    moved = MoveIn(key=command.into_key, from_key=command.key, journeys=current.journeys)
+    return Outcome(state=KeyState(redirect=command.into_key), forward=(moved,))
+
+
+def _updated(
+    current: KeyState,
+    update: JourneyUpdate,
+    now: datetime,
+    *,
+    cycle: bool,
+    moved: Sequence[Journey] = (),
+) -> Outcome:
+    if update.duplicate or not update.changed:
+        return Outcome(duplicate=update.duplicate, cycle=cycle)
+    keys = {journey.journey_id: journey.canonical_key for journey in (*current.journeys, *moved)}
+    snapshots = (
+        *(
+            JourneySnapshot(
+                journey_id=journey.journey_id,
+                canonical_key=journey.canonical_key,
+                version=journey.version,
+                emitted_at=now,
+                journey=journey,
+            )
+            for journey in update.upserts
+        ),
+        *(
+            JourneySnapshot(
+                journey_id=retired.journey_id,
+                canonical_key=keys.get(retired.journey_id, ""),
+                version=retired.version,
+                emitted_at=now,
+                superseded_by=retired.superseded_by,
+            )
+            for retired in update.retired
+        ),
+    )
+    return Outcome(
+        state=KeyState(journeys=update.journeys, redirect=None),
+        snapshots=snapshots,
+        late=update.late,
+        cycle=cycle,
+    )

@@ -1,0 +1,61 @@
+"""Prometheus metrics of the identity and journeys stages (counters only: rebalance-safe)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+from stream_processors.journey_commands import Command, Outcome
+from stream_processors.stitching import Stitched
+
+
+class JourneyMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.stitched_events = Counter(
+            "touchpoints_stitched_events_total",
+            "Events stitched, by whether they got a canonical key (unkeyed: every identifier "
+            "blocked or quarantined; kept in events, in no journey).",
+            ["keyed"],
+            registry=registry,
+        )
+        self.merges = Counter(
+            "touchpoints_identity_merges_total",
+            "Keys merged into another (an anonymous visitor logged in, a call matched).",
+            registry=registry,
+        )
+        self.quarantines = Counter(
+            "touchpoints_identity_quarantines_total",
+            "Identifiers that stopped linking: seen with too many customers.",
+            registry=registry,
+        )
+        self.commands = Counter(
+            "touchpoints_journey_commands_total",
+            "Journey commands handled, by kind and result.",
+            ["kind", "result"],
+            registry=registry,
+        )
+        self.snapshots = Counter(
+            "touchpoints_journey_snapshots_total",
+            "Journey versions and retirements published.",
+            ["kind"],
+            registry=registry,
+        )
+
+    def stitched(self, stitched: Stitched) -> None:
+        self.stitched_events.labels("yes" if stitched.key else "no").inc()
+        if stitched.merges:
+            self.merges.inc(len(stitched.merges))
+        if stitched.quarantines:
+            self.quarantines.inc(len(stitched.quarantines))
+
+    def handled(self, command: Command, outcome: Outcome) -> None:
+        if outcome.forward and outcome.state is None:
+            result = "forwarded"
+        elif outcome.duplicate:
+            result = "duplicate"
+        elif outcome.late:
+            result = "late"
+        else:
+            result = "applied"
+        self.commands.labels(command.kind, result).inc()
+        for snapshot in outcome.snapshots:
+            self.snapshots.labels("version" if snapshot.journey else "retired").inc()

@@ -1,0 +1,86 @@
+"""One event through identity stitching: its key, the journey commands, the audit records.
+
+Pure apart from the :class:`IdentityGraph` it is given (which it updates).
+The identity agent runs :func:`stitch` for each event of its single partition
+and publishes what it returns; this module decides nothing new, it turns a
+:class:`LinkResult` into messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.events import TouchpointEvent
+from schemas.journeys import IdentityLink, LinkStatus, MergeRecord
+from stream_processors.identity import LinkResult, Quarantine
+from stream_processors.identity_graph import Entry, IdentityGraph
+from stream_processors.journey_commands import MoveOut, PlaceStep
+from stream_processors.journey_steps import step_of
+
+
+@dataclass(frozen=True)
+class Stitched:
+    """What stitching one event produced.
+
+    ``place`` is None when no identifier of the event may link (all blocked or
+    quarantined): the event stays in ``events`` but joins no journey.
+    ``entries`` are the identity-store rows to write back.
+    """
+
+    key: str | None
+    place: PlaceStep | None
+    moves: tuple[MoveOut, ...]
+    merges: tuple[MergeRecord, ...]
+    links: tuple[IdentityLink, ...]
+    quarantines: tuple[Quarantine, ...]
+    entries: dict[str, Entry]
+
+
+def stitch(graph: IdentityGraph, event: TouchpointEvent, now: datetime) -> Stitched:
+    """Link ``event`` in ``graph`` and say what to publish."""
+    result, entries = graph.link_with_changes(event)
+    place = PlaceStep(key=result.key, step=step_of(event)) if result.key else None
+    merges = tuple(
+        MergeRecord(
+            from_key=merge.from_key,
+            into_key=merge.into_key,
+            cause_event_id=merge.cause_event_id,
+            occurred_at=merge.at,
+            merged_at=now,
+        )
+        for merge in result.merges
+    )
+    moves = tuple(
+        MoveOut(key=merge.from_key, into_key=merge.into_key, cause_event_id=merge.cause_event_id)
+        for merge in result.merges
+    )
+    return Stitched(
+        key=result.key,
+        place=place,
+        moves=moves,
+        merges=merges,
+        links=_links(event, result, now),
+        quarantines=result.quarantines,
+        entries=entries,
+    )
+
+
+def _links(event: TouchpointEvent, result: LinkResult, now: datetime) -> tuple[IdentityLink, ...]:
+    """One record per identifier whose key changed (first seen, merged, quarantined)."""
+    links: list[IdentityLink] = []
+    for identifier, after in result.keys_after.items():
+        if after == result.keys_before.get(identifier):
+            continue
+        status: LinkStatus = "linked" if after else "quarantined"
+        links.append(
+            IdentityLink(
+                identifier=identifier,
+                canonical_key=after,
+                status=status,
+                event_id=event.event_id,
+                occurred_at=event.occurred_at,
+                linked_at=now,
+            )
+        )
+    return tuple(links)

@@ -1,0 +1,183 @@
+"""Journey commands: placing steps per key, moving journeys on a merge, redirects."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import deque
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.journeys import Journey, JourneySnapshot
+from stream_processors.journey_commands import (
+    COMMAND_ADAPTER,
+    MAX_HOPS,
+    Command,
+    KeyState,
+    MoveIn,
+    MoveOut,
+    PlaceStep,
+    handle,
+)
+from stream_processors.journey_steps import step_of
+from stream_processors.journeys import segment
+from tests.builders import NOW
+from tests.unit.stream_processors.test_journeys import NO_GOALS, POLICY, touch
+
+ANON = "anonymous_id:anon-1"
+CUSTOMER = "customer_id:cust-1"
+
+
+class Bus:
+    """Per-key states and a queue of commands in flight, delivered in a chosen order."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, KeyState] = {}
+        self.snapshots: list[JourneySnapshot] = []
+
+    def deliver(self, command: Command) -> list[Command]:
+        wire = COMMAND_ADAPTER.validate_json(COMMAND_ADAPTER.dump_json(command))
+        outcome = handle(self.states.get(wire.key), wire, POLICY, NOW)
+        if outcome.state is not None:
+            self.states[wire.key] = outcome.state
+        self.snapshots.extend(outcome.snapshots)
+        return list(outcome.forward)
+
+    def journeys(self, key: str) -> tuple[Journey, ...]:
+        state = self.states.get(key)
+        return state.journeys if state else ()
+
+    def stored(self, key: str) -> list[Journey]:
+        """What a table of snapshots returns for ``key``: each id's latest version, if live."""
+        latest: dict[str, JourneySnapshot] = {}
+        for snapshot in self.snapshots:
+            held = latest.get(snapshot.journey_id)
+            if held is None or snapshot.version > held.version:
+                latest[snapshot.journey_id] = snapshot
+        live = [s.journey for s in latest.values() if s.journey and s.canonical_key == key]
+        return sorted(live, key=lambda journey: journey.steps[0].order)
+
+
+def place(key: str, kind: str, minute: float) -> PlaceStep:
+    return PlaceStep(key=key, step=step_of(touch(kind, minute)))
+
+
+def test_a_merge_moves_the_anonymous_journey_into_the_customers_in_event_time_order() -> None:
+    bus = Bus()
+    browse = [place(ANON, "browse", m) for m in (0, 3, 6)]
+    failed = place(CUSTOMER, "failed_checkout", 8)
+    for command in [*browse, failed]:
+        assert bus.deliver(command) == []
+    forwarded = bus.deliver(MoveOut(key=ANON, into_key=CUSTOMER, cause_event_id=uuid.uuid4()))
+    assert [type(c) for c in forwarded] == [MoveIn]
+    assert bus.states[ANON] == KeyState(redirect=CUSTOMER)
+    bus.deliver(forwarded[0])
+    [journey] = bus.journeys(CUSTOMER)
+    expected = [c.step.event_id for c in [*browse, failed]]
+    assert [step.event_id for step in journey.steps] == expected
+    assert journey.canonical_key == CUSTOMER
+
+
+def test_a_step_for_a_merged_key_is_forwarded_to_where_its_journeys_went() -> None:
+    bus = Bus()
+    bus.deliver(place(ANON, "browse", 0))
+    [moved] = bus.deliver(MoveOut(key=ANON, into_key=CUSTOMER, cause_event_id=uuid.uuid4()))
+    bus.deliver(moved)
+    late = place(ANON, "browse", 2)
+    [forwarded] = bus.deliver(late)
+    assert forwarded.key == CUSTOMER and forwarded.hops == 1
+    bus.deliver(forwarded)
+    assert len(bus.journeys(CUSTOMER)[0].steps) == 2
+
+
+def test_a_redelivered_merge_moves_nothing_twice() -> None:
+    bus = Bus()
+    bus.deliver(place(ANON, "browse", 0))
+    merge = MoveOut(key=ANON, into_key=CUSTOMER, cause_event_id=uuid.uuid4())
+    [moved] = bus.deliver(merge)
+    assert bus.deliver(merge) == []
+    bus.deliver(moved)
+    before = bus.journeys(CUSTOMER)
+    bus.deliver(moved)  # the move itself redelivered
+    assert bus.journeys(CUSTOMER) == before
+
+
+def test_a_redirect_cycle_stops_forwarding_and_places_the_step_where_it_is() -> None:
+    state = KeyState(redirect=CUSTOMER)
+    command = place(ANON, "browse", 0).model_copy(update={"hops": MAX_HOPS})
+    outcome = handle(state, command, POLICY, NOW)
+    assert outcome.cycle and outcome.forward == ()
+    assert outcome.state is not None and len(outcome.state.journeys) == 1
+
+
+@st.composite
+def merge_world(draw: st.DrawFn) -> tuple[list[Command], list[Command], list[str]]:
+    """Steps for a device key, an anonymous key and the customer key, and a merge chain
+    (dev→anon, anon→cust). All within the allowed lateness of each other (one hour)."""
+    minutes = st.integers(0, 60)
+    kinds = st.sampled_from(NO_GOALS)
+    anon = [place(ANON, draw(kinds), draw(minutes)) for _ in range(draw(st.integers(0, 5)))]
+    cust = [place(CUSTOMER, draw(kinds), draw(minutes)) for _ in range(draw(st.integers(0, 5)))]
+    device = "device_id:dev-1"
+    dev = [place(device, draw(kinds), draw(minutes)) for _ in range(draw(st.integers(0, 3)))]
+    merges: list[Command] = [
+        MoveOut(key=device, into_key=ANON, cause_event_id=uuid.uuid4()),
+        MoveOut(key=ANON, into_key=CUSTOMER, cause_event_id=uuid.uuid4()),
+    ]
+    return [*anon, *cust, *dev], merges, [device, ANON, CUSTOMER]
+
+
+@settings(max_examples=150, deadline=None)
+@given(merge_world(), st.randoms(use_true_random=False), st.integers(0, 3))
+def test_in_any_delivery_order_merged_keys_end_as_one_set_of_journeys_with_every_step(
+    world: tuple[list[Command], list[Command], list[str]], rng: random.Random, replays: int
+) -> None:
+    """Merges in order (the identity agent emits them so); everything else in any order,
+    forwards included, and any command delivered again."""
+    steps, merges, _ = world
+    bus = Bus()
+    pending: deque[Command] = deque()
+    todo: list[Command] = list(steps)
+    rng.shuffle(todo)
+    merge_at = sorted(rng.randint(0, len(todo)) for _ in merges)
+    for index, merge in zip(reversed(merge_at), reversed(merges), strict=True):
+        todo.insert(index, merge)
+    delivered: list[Command] = []
+    while todo or pending:
+        if pending and (not todo or rng.random() < 0.5):
+            command = pending.popleft() if rng.random() < 0.5 else pending.pop()
+        else:
+            command = todo.pop(0)
+        delivered.append(command)
+        pending.extend(bus.deliver(command))
+        if replays and delivered and rng.random() < 0.2:
+            replays -= 1
+            pending.append(rng.choice(delivered))
+    everything = {c.step.event_id for c in steps if isinstance(c, PlaceStep)}
+    final = bus.stored(CUSTOMER)
+    got = [step.event_id for journey in final for step in journey.steps]
+    assert sorted(got, key=str) == sorted(everything, key=str)
+    expected = segment([c.step for c in steps if isinstance(c, PlaceStep)], POLICY)
+    assert [[s.event_id for s in j.steps] for j in final] == [
+        [s.event_id for s in seg] for seg in expected
+    ]
+    assert all(not bus.journeys(key) and not bus.stored(key) for key in ("device_id:dev-1", ANON))
+
+
+def test_versions_of_one_journey_only_grow() -> None:
+    bus = Bus()
+    for minute in (0, 5, 10):
+        bus.deliver(place(CUSTOMER, "browse", minute))
+    versions = [s.version for s in bus.snapshots if s.journey is not None]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+
+
+def test_late_flag_is_kept_for_steps_beyond_the_allowed_lateness() -> None:
+    bus = Bus()
+    bus.deliver(place(CUSTOMER, "browse", 300))
+    late = place(CUSTOMER, "browse", 300 - POLICY.allowed_lateness / timedelta(minutes=1) - 5)
+    bus.deliver(late)
+    steps = [step for journey in bus.journeys(CUSTOMER) for step in journey.steps]
+    assert any(step.late for step in steps)

@@ -45,7 +45,9 @@ def _read(event: TouchpointEvent) -> _Reading:
         return _shop(event)
     if isinstance(event, CallCenterEvent):
         return _call(event)
-    return _survey(event)
+    if isinstance(event, SurveyEvent):
+        return _survey(event)
+    return None, None  # a registered source: a touchpoint in the journey, no stage of its own
 
 
 def _web(event: WebEvent) -> _Reading:

@@ -1,0 +1,109 @@
+"""``touchpoints journey show|check``: a customer's journeys, and stitching accuracy."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from sinks.journey_queries import StoredJourney
+
+
+@click.group()
+def journey() -> None:
+    """Customer journeys as stitched by the pipeline (read from ClickHouse)."""
+
+
+@journey.command()
+@click.argument("identifier")
+@click.option("--limit", default=10, show_default=True, help="Most recent journeys to show.")
+def show(identifier: str, limit: int) -> None:
+    """Print the journeys of the customer behind IDENTIFIER as a timeline across channels.
+
+    IDENTIFIER is "<type>:<value>" (customer_id:cust-000077, anonymous_id:anon-1f...,
+    loyalty_id:..., phone_hash:...) or a bare value, tried as every type.
+    """
+    from schemas.settings import ClickHouseSettings
+    from sinks.clickhouse import connect
+    from sinks.journey_queries import current_key, latest_journeys
+    from touchpoints.cli import load
+
+    client = connect(load(ClickHouseSettings))
+    try:
+        key, path = current_key(client.execute, identifier)
+        if key is None:
+            click.echo(
+                f"{identifier}: never linked (unknown, blocklisted or quarantined)", err=True
+            )
+            sys.exit(1)
+        journeys = latest_journeys(client.execute, [key])
+    finally:
+        client.disconnect()
+    via = f" (via {' -> '.join(path[:-1])})" if len(path) > 1 else ""
+    click.echo(
+        f"{key}{via}: {len(journeys)} journeys, showing the last {min(limit, len(journeys))}"
+    )
+    for stored in journeys[-limit:]:
+        click.echo("")
+        click.echo("\n".join(render(stored)))
+
+
+def render(stored: StoredJourney) -> list[str]:
+    """A journey as a header and one line per step."""
+    state = f"closed ({stored.close_reason})" if stored.closed else "open"
+    issue = stored.open_issue_kind or "none"
+    lines = [
+        f"journey {stored.journey_id}  v{stored.version}  {stored.started_at:%Y-%m-%d %H:%M:%S}"
+        f" -> {stored.last_at:%H:%M:%S}  {state}  stage {stored.stage}",
+        f"  channels {' -> '.join(stored.channels)} ({stored.channel_switches} switches)  "
+        f"repeat contacts {stored.repeat_contacts}  open issue {issue}  late steps "
+        f"{stored.late_steps}",
+    ]
+    for step in stored.steps:
+        marks = " ".join(
+            mark
+            for mark, on in (("friction", step.friction), (step.signal, bool(step.signal)),
+                             ("late", step.late))
+            if on
+        )  # fmt: skip
+        lines.append(
+            f"  {step.occurred_at:%H:%M:%S}  {step.source:<12} {step.touchpoint:<18} "
+            f"{step.location:<22} {marks}".rstrip()
+        )
+    return lines
+
+
+@journey.command()
+@click.option(
+    "--truth",
+    "truth_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The simulator's truth file of the run (touchpoints simulate --truth).",
+)
+def check(truth_path: Path) -> None:
+    """Compare stored journeys with the simulator's truth, customer by customer.
+
+    Prints the share of customers stitched right (and of those the data lets
+    stitch completely), merges and re-stitches; exits 1 on any error (an event
+    missing, doubled, in another person's journey, or a group split over keys).
+    """
+    from schemas.settings import ClickHouseSettings
+    from sinks.clickhouse import connect
+    from stream_processors.journey_settings import JourneySettings
+    from touchpoints.cli import load
+    from touchpoints.stitch_check import check as run_check
+    from touchpoints.stitch_check import summary_counts
+
+    settings = load(JourneySettings)
+    client = connect(load(ClickHouseSettings))
+    try:
+        report = run_check(
+            client.execute, truth_path, settings.identity_policy(), settings.journey_policy()
+        )
+    finally:
+        client.disconnect()
+    click.echo("\n".join(report.lines()))
+    if sum(summary_counts(report).values()):
+        sys.exit(1)

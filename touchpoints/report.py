@@ -28,11 +28,22 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class JourneySummary:
+    """Journeys written this run: how many, across channels, merges, and one to look at."""
+
+    journeys: int
+    cross_channel: int
+    merges: int
+    example_key: str | None
+
+
+@dataclass(frozen=True)
 class Report:
     events_by_source: dict[str, int]
     dead_letters_by_reason: dict[str, int]
     alerts: list[Alert] = field(default_factory=list)
     alerts_error: str | None = None
+    journeys: JourneySummary | None = None
 
     @property
     def events(self) -> int:
@@ -65,6 +76,29 @@ def stored_counts(
     return {str(k): int(v) for k, v in events}, {str(k): int(v) for k, v in dead}
 
 
+def journey_summary(clickhouse: ClickHouseSettings, since: datetime) -> JourneySummary:
+    """Journeys and merges written since ``since`` (latest version of each journey)."""
+    client = connect(clickhouse)
+    params = {"since": int(since.timestamp())}
+    try:
+        journeys, cross, example = client.execute(
+            "SELECT count(), countIf(length(channels) > 1), "
+            "anyIf(canonical_key, length(channels) > 2 AND canonical_key LIKE 'customer_id:%%') "
+            "FROM (SELECT journey_id, argMax(channels, version) AS channels, "
+            "argMax(canonical_key, version) AS canonical_key, "
+            "argMax(retired, version) AS is_retired FROM journeys "
+            "WHERE ingested_at >= toDateTime(%(since)s) GROUP BY journey_id "
+            "HAVING is_retired = 0)",
+            params,
+        )[0]
+        merges = client.execute(
+            "SELECT count() FROM merges FINAL WHERE ingested_at >= toDateTime(%(since)s)", params
+        )[0][0]
+    finally:
+        client.disconnect()
+    return JourneySummary(int(journeys), int(cross), int(merges), str(example) or None)
+
+
 def prometheus_alerts(urls: StackUrls) -> list[Alert]:
     """Pending and firing alerts as Prometheus sees them now."""
     with urllib.request.urlopen(f"{urls.prometheus}/api/v1/alerts", timeout=5) as response:  # noqa: S310
@@ -95,7 +129,7 @@ def collect(clickhouse: ClickHouseSettings, urls: StackUrls, since: datetime) ->
         alerts, error = prometheus_alerts(urls), None
     except (urllib.error.URLError, OSError, KeyError, ValueError) as failure:
         alerts, error = [], f"Prometheus not reachable at {urls.prometheus}: {failure}"
-    return Report(events, dead, alerts, error)
+    return Report(events, dead, alerts, error, journey_summary(clickhouse, since))
 
 
 def render(
@@ -110,6 +144,18 @@ def render(
         lines.append(f"  {reason:<28} {count:>6}")
     if not report.dead_letters_by_reason:
         lines.append("  none")
+    if report.journeys is not None:
+        summary = report.journeys
+        lines += [
+            "",
+            "Journeys (this run):",
+            f"  {summary.journeys} journeys, {summary.cross_channel} across channels, "
+            f"{summary.merges} identity merges",
+        ]
+        if summary.example_key:
+            lines.append(
+                f"  one across three channels: touchpoints journey show {summary.example_key}"
+            )
     lines += ["", "Alerts (Prometheus, now):"]
     if report.alerts_error:
         lines.append(f"  {report.alerts_error}")

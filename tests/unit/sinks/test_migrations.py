@@ -99,3 +99,30 @@ def test_the_dialect_follows_the_server_version(version: str, dialect: object) -
 def test_statements_split_at_line_ending_semicolons_and_drop_comments() -> None:
     sql = "-- a comment\nCREATE TABLE a (x String DEFAULT ';');\n\n-- only a comment;\nSELECT 2;\n"
     assert statements(sql) == ["CREATE TABLE a (x String DEFAULT ';')", "SELECT 2"]
+
+
+def test_the_latest_journeys_query_keeps_the_newest_live_version_of_each(
+    chdb_execute: ChdbExecute,
+) -> None:
+    """The documented read pattern, on current ClickHouse, with versions inserted out of order."""
+    from sinks.journey_queries import LATEST_JOURNEYS
+
+    MigrationRunner(chdb_execute, MODERN).apply(load_migrations())
+    chdb_execute("TRUNCATE TABLE journeys")
+    rows = [  # (journey, version, key, retired, stage)
+        ("j-a", 1, "customer_id:c1", 0, "browsing"),
+        ("j-a", 3, "customer_id:c1", 0, "purchased"),
+        ("j-a", 2, "customer_id:c1", 0, "purchasing"),
+        ("j-b", 1, "anonymous_id:x", 0, "browsing"),
+        ("j-b", 2, "anonymous_id:x", 1, ""),  # absorbed by a merge
+        ("j-b", 2, "anonymous_id:x", 1, ""),  # ... and redelivered
+    ]
+    for journey, version, key, retired, stage in rows:
+        chdb_execute(
+            "INSERT INTO journeys (journey_id, version, canonical_key, retired, stage) VALUES "
+            f"('{journey}', {version}, '{key}', {retired}, '{stage}')"
+        )
+    found = chdb_execute(LATEST_JOURNEYS.format(where=""))
+    assert [(row[0], int(row[1])) for row in found] == [("j-a", 3)]
+    stage = found[0][3 + 5]  # journey_id, latest, is_retired, then the columns in order
+    assert stage == "purchased"

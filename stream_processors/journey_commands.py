@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.journeys import Journey, JourneySnapshot, Step
 from stream_processors.journey_restitch import JourneyUpdate
-from stream_processors.journeys import JourneyPolicy, absorb, place_step
+from stream_processors.journeys import JourneyPolicy, absorb, expire, place_step
 
 MAX_HOPS = 16
 """Redirect hops a command may take before it is handled where it is (a cycle guard)."""
@@ -108,6 +108,24 @@ def handle(
         return _updated(current, update, now, cycle=cycle)
     update = absorb(current.journeys, command.journeys, policy, now, key=command.key)
     return _updated(current, update, now, cycle=cycle, moved=command.journeys)
+
+
+def open_since(state: KeyState) -> datetime | None:
+    """When the key's latest journey last moved, if it is still open (a timer's index)."""
+    if state.redirect is not None or not state.journeys or state.journeys[-1].closed:
+        return None
+    return state.journeys[-1].last_at
+
+
+def close_idle(state: KeyState, policy: JourneyPolicy, now: datetime) -> Outcome:
+    """Close the key's latest journey once ``now`` is past its inactivity gap. For a timer.
+
+    Nothing changes (``state`` None) while the journey is within the gap. A
+    later on-time event still reopens it: event time rules, not the timer.
+    """
+    if open_since(state) is None:
+        return Outcome()
+    return _updated(state, expire(state.journeys, policy, now), now, cycle=False)
 
 
 def _move_out(current: KeyState, command: MoveOut) -> Outcome:

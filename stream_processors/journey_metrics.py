@@ -33,6 +33,11 @@ class JourneyMetrics:
             ["kind", "result"],
             registry=registry,
         )
+        self.closed_idle = Counter(
+            "touchpoints_journeys_closed_idle_total",
+            "Journeys the timer closed after the inactivity gap.",
+            registry=registry,
+        )
         self.snapshots = Counter(
             "touchpoints_journey_snapshots_total",
             "Journey versions and retirements published.",

@@ -32,6 +32,9 @@ class JourneySettings(BaseSettings):
     batch_size: int = Field(
         default=500, ge=1, description="records the identity and journeys agents take at once"
     )
+    close_idle_every_seconds: float = Field(
+        default=30, gt=0, description="how often a worker closes its journeys past the gap"
+    )
     batch_seconds: float = Field(
         default=0.05, gt=0, description="longest wait to fill a batch (adds to latency)"
     )

@@ -19,7 +19,9 @@ from stream_processors.journey_commands import (
     MoveIn,
     MoveOut,
     PlaceStep,
+    close_idle,
     handle,
+    open_since,
 )
 from stream_processors.journey_steps import step_of
 from stream_processors.journeys import segment
@@ -181,3 +183,20 @@ def test_late_flag_is_kept_for_steps_beyond_the_allowed_lateness() -> None:
     bus.deliver(late)
     steps = [step for journey in bus.journeys(CUSTOMER) for step in journey.steps]
     assert any(step.late for step in steps)
+
+
+def test_an_idle_journey_is_closed_by_the_timer_once_past_the_gap_and_not_before() -> None:
+    bus = Bus()
+    bus.deliver(place(CUSTOMER, "browse", 12 * 60))  # at NOW: open when placed
+    state = bus.states[CUSTOMER]
+    last = state.journeys[-1].last_at
+    assert open_since(state) == last
+    early = close_idle(state, POLICY, last + POLICY.inactivity_gap)
+    assert early.state is None and early.snapshots == ()
+    late = close_idle(state, POLICY, last + POLICY.inactivity_gap + timedelta(seconds=1))
+    assert late.state is not None
+    [snapshot] = late.snapshots
+    assert snapshot.journey is not None and snapshot.journey.close_reason == "inactivity"
+    assert snapshot.version == state.journeys[-1].version + 1
+    assert open_since(late.state) is None
+    assert close_idle(late.state, POLICY, NOW + timedelta(days=1)).state is None

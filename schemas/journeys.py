@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.scores import Experience, ScoreDriver
 from schemas.timeutil import UtcMillis
 
 Stage = Literal["browsing", "purchasing", "purchased", "servicing", "complaint", "resolved"]
@@ -44,6 +45,8 @@ class Step(BaseModel):
     signal: Signal | None = None
     contact: str | None = None
     late: bool = False
+    score: float | None = Field(default=None, ge=0, le=100, description="interaction score")
+    drivers: tuple[ScoreDriver, ...] = Field(default=(), description="what moved that score")
 
     @property
     def order(self) -> tuple[datetime, str]:
@@ -89,6 +92,19 @@ class Journey(BaseModel):
         return self.model_dump(exclude=set(_METADATA))
 
 
+class JourneyScore(BaseModel):
+    """A journey's experience score: recency-weighted interaction scores minus penalties."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    score: float = Field(ge=0, le=100)
+    experience: Experience
+    interaction_mean: float
+    interactions: int = Field(ge=0, description="steps that had an interaction score")
+    rules_version: str
+    drivers: tuple[ScoreDriver, ...] = Field(description="interaction drivers and penalties")
+
+
 class JourneySnapshot(BaseModel):
     """A message on the journeys topic: a new version of a journey, or its retirement.
 
@@ -103,6 +119,7 @@ class JourneySnapshot(BaseModel):
     version: int = Field(ge=1)
     emitted_at: UtcMillis
     journey: Journey | None = None
+    score: JourneyScore | None = None
     superseded_by: str | None = None
 
 

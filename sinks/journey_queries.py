@@ -10,6 +10,7 @@ evaluated before the merge would resurrect retired journeys).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,12 +28,14 @@ _COLUMNS = (
     "canonical_key", "started_at", "last_at", "closed", "close_reason", "stage", "channels",
     "channel_switches", "repeat_contacts", "open_issue_kind", "late_steps", "step_event_ids",
     "step_times", "step_sources", "step_touchpoints", "step_locations", "step_friction",
-    "step_signals", "step_late",
+    "step_signals", "step_late", "step_scores", "score", "experience", "rules_version",
+    "score_driver_names", "score_driver_points",
 )  # fmt: skip
 
+_LATEST_COLUMNS = ", ".join(f"argMax({column}, version)" for column in _COLUMNS)
 LATEST_JOURNEYS = (
-    "SELECT journey_id, max(version) AS latest, argMax(retired, version) AS is_retired, "
-    + ", ".join(f"argMax({column}, version)" for column in _COLUMNS)
+    "SELECT journey_id, max(version) AS latest, argMax(retired, version) AS is_retired, "  # noqa: S608 - fixed columns
+    + _LATEST_COLUMNS
     + " FROM journeys {where} GROUP BY journey_id HAVING is_retired = 0"
 )
 
@@ -47,6 +50,7 @@ class StoredStep:
     friction: bool
     signal: str
     late: bool
+    score: float | None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,10 @@ class StoredJourney:
     open_issue_kind: str
     late_steps: int
     steps: tuple[StoredStep, ...]
+    score: float
+    experience: str
+    rules_version: str
+    drivers: tuple[tuple[str, float], ...]
 
 
 def latest_journeys(execute: Execute, keys: Sequence[str] | None = None) -> list[StoredJourney]:
@@ -126,8 +134,9 @@ def _journey(row: Sequence[Any]) -> StoredJourney:
             friction=bool(friction),
             signal=signal,
             late=bool(late),
+            score=None if math.isnan(score) else score,
         )
-        for event_id, at, source, touchpoint, location, friction, signal, late in zip(
+        for event_id, at, source, touchpoint, location, friction, signal, late, score in zip(
             named["step_event_ids"],
             named["step_times"],
             named["step_sources"],
@@ -136,6 +145,7 @@ def _journey(row: Sequence[Any]) -> StoredJourney:
             named["step_friction"],
             named["step_signals"],
             named["step_late"],
+            named["step_scores"],
             strict=True,
         )
     )
@@ -154,4 +164,8 @@ def _journey(row: Sequence[Any]) -> StoredJourney:
         open_issue_kind=named["open_issue_kind"],
         late_steps=int(named["late_steps"]),
         steps=steps,
+        score=float(named["score"]),
+        experience=named["experience"],
+        rules_version=named["rules_version"],
+        drivers=tuple(zip(named["score_driver_names"], named["score_driver_points"], strict=True)),
     )

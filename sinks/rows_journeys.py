@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from schemas.journeys import IdentityLink, JourneySnapshot, MergeRecord
@@ -14,7 +15,9 @@ JOURNEYS = TableSpec(
         "last_at", "closed", "close_reason", "stage", "channels", "channel_switches",
         "repeat_contacts", "open_issue", "open_issue_kind", "late_steps", "step_count",
         "step_event_ids", "step_times", "step_sources", "step_touchpoints", "step_locations",
-        "step_friction", "step_signals", "step_late", "updated_at", *LINEAGE,
+        "step_friction", "step_signals", "step_late", "step_scores", "score", "experience",
+        "rules_version", "interaction_mean", "score_driver_signals", "score_driver_names",
+        "score_driver_points", "updated_at", *LINEAGE,
     ),
 )  # fmt: skip
 
@@ -40,10 +43,11 @@ def journey_row(record: Record, ingested_at: datetime) -> Row:
         return (
             snapshot.journey_id, snapshot.version, snapshot.canonical_key, 1,
             snapshot.superseded_by or "", UNKNOWN_TIME, UNKNOWN_TIME, 1, "", "", [], 0, 0, 0,
-            "", 0, 0, [], [], [], [], [], [], [], [], snapshot.emitted_at,
+            "", 0, 0, [], [], [], [], [], [], [], [], [], 0.0, "", "", 0.0, [], [], [],
+            snapshot.emitted_at,
             *lineage(record, ingested_at),
         )  # fmt: skip
-    steps = journey.steps
+    steps, score = journey.steps, snapshot.score
     return (
         journey.journey_id,
         journey.version,
@@ -70,6 +74,14 @@ def journey_row(record: Record, ingested_at: datetime) -> Row:
         [int(step.friction) for step in steps],
         [step.signal or "" for step in steps],
         [int(step.late) for step in steps],
+        [math.nan if step.score is None else step.score for step in steps],
+        score.score if score else 0.0,
+        score.experience if score else "",
+        score.rules_version if score else "",
+        score.interaction_mean if score else 0.0,
+        [d.signal for d in score.drivers] if score else [],
+        [d.name for d in score.drivers] if score else [],
+        [d.points for d in score.drivers] if score else [],
         journey.updated_at,
         *lineage(record, ingested_at),
     )

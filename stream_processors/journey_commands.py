@@ -27,9 +27,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from schemas.journeys import Journey, JourneySnapshot, Step
+from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step
+from schemas.scores import ScoreDriver
 from stream_processors.journey_restitch import JourneyUpdate
+from stream_processors.journey_scoring import score_journey, step_scores
 from stream_processors.journeys import JourneyPolicy, absorb, expire, place_step
+from stream_processors.scoring_rules import ScoringRules
 
 MAX_HOPS = 16
 """Redirect hops a command may take before it is handled where it is (a cycle guard)."""
@@ -92,9 +95,16 @@ class Outcome:
 
 
 def handle(
-    state: KeyState | None, command: Command, policy: JourneyPolicy, now: datetime
+    state: KeyState | None,
+    command: Command,
+    policy: JourneyPolicy,
+    now: datetime,
+    rules: ScoringRules | None = None,
 ) -> Outcome:
-    """Apply ``command`` to its key's ``state`` (None: a key never seen). Pure, idempotent."""
+    """Apply ``command`` to its key's ``state`` (None: a key never seen). Pure, idempotent.
+
+    With ``rules``, every journey version published carries its journey score.
+    """
     current = state or KeyState()
     redirect = current.redirect
     cycle = command.hops >= MAX_HOPS
@@ -105,9 +115,9 @@ def handle(
         return Outcome(forward=(forwarded,))
     if isinstance(command, PlaceStep):
         update = place_step(current.journeys, command.step, policy, now, key=command.key)
-        return _updated(current, update, now, cycle=cycle)
+        return _updated(current, update, now, rules, cycle=cycle)
     update = absorb(current.journeys, command.journeys, policy, now, key=command.key)
-    return _updated(current, update, now, cycle=cycle, moved=command.journeys)
+    return _updated(current, update, now, rules, cycle=cycle, moved=command.journeys)
 
 
 def open_since(state: KeyState) -> datetime | None:
@@ -117,7 +127,9 @@ def open_since(state: KeyState) -> datetime | None:
     return state.journeys[-1].last_at
 
 
-def close_idle(state: KeyState, policy: JourneyPolicy, now: datetime) -> Outcome:
+def close_idle(
+    state: KeyState, policy: JourneyPolicy, now: datetime, rules: ScoringRules | None = None
+) -> Outcome:
     """Close the key's latest journey once ``now`` is past its inactivity gap. For a timer.
 
     Nothing changes (``state`` None) while the journey is within the gap. A
@@ -125,7 +137,25 @@ def close_idle(state: KeyState, policy: JourneyPolicy, now: datetime) -> Outcome
     """
     if open_since(state) is None:
         return Outcome()
-    return _updated(state, expire(state.journeys, policy, now), now, cycle=False)
+    return _updated(state, expire(state.journeys, policy, now), now, rules, cycle=False)
+
+
+def _score(
+    journey: Journey, recent: Sequence[Journey], rules: ScoringRules, now: datetime
+) -> JourneyScore:
+    """The journey score, with the key's earlier recent journeys as history."""
+    earlier = [j for j in recent if j.last_at <= journey.started_at and j is not journey]
+    scored = score_journey(journey, step_scores(journey), rules, now, earlier=earlier)
+    return JourneyScore(
+        score=scored.score,
+        experience=scored.experience,
+        interaction_mean=scored.interaction_mean,
+        interactions=scored.interactions,
+        rules_version=scored.rules_version,
+        drivers=tuple(
+            ScoreDriver(signal=d.signal, name=d.name, points=d.points) for d in scored.drivers
+        ),
+    )
 
 
 def _move_out(current: KeyState, command: MoveOut) -> Outcome:
@@ -140,6 +170,7 @@ def _updated(
     current: KeyState,
     update: JourneyUpdate,
     now: datetime,
+    rules: ScoringRules | None,
     *,
     cycle: bool,
     moved: Sequence[Journey] = (),
@@ -155,6 +186,7 @@ def _updated(
                 version=journey.version,
                 emitted_at=now,
                 journey=journey,
+                score=None if rules is None else _score(journey, update.journeys, rules, now),
             )
             for journey in update.upserts
         ),

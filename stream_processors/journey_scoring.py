@@ -28,7 +28,9 @@ Penalties (rules ``[journey.*]``):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,8 +38,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.timeutil import UtcMillis
 from stream_processors.journey_model import Journey
 from stream_processors.journey_steps import ISSUES, Step
-from stream_processors.scoring import Driver, Experience, InteractionScore, classify, driver, settle
+from stream_processors.scoring import Driver, Experience, classify, driver, settle
 from stream_processors.scoring_rules import JourneyRules, ScoringRules
+
+
+class DriverLike(Protocol):
+    """What a driver must offer: an interaction score's or a journey step's."""
+
+    @property
+    def signal(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def points(self) -> float: ...
+
+
+class Scored(Protocol):
+    """An interaction score as journeys use it (``scoring.InteractionScore`` is one)."""
+
+    @property
+    def score(self) -> float: ...
+    @property
+    def drivers(self) -> Sequence[DriverLike]: ...
 
 
 class JourneyScore(BaseModel):
@@ -60,7 +82,7 @@ class JourneyScore(BaseModel):
 
 def score_journey(
     journey: Journey,
-    step_scores: Mapping[UUID, InteractionScore],
+    step_scores: Mapping[UUID, Scored],
     rules: ScoringRules,
     now: datetime,
     *,
@@ -92,6 +114,23 @@ def score_journey(
     )
 
 
+@dataclass(frozen=True)
+class StepScore:
+    """An interaction score as a journey step carries it: the score and its drivers."""
+
+    score: float
+    drivers: tuple[DriverLike, ...]
+
+
+def step_scores(journey: Journey) -> dict[UUID, StepScore]:
+    """The interaction scores its steps carry, as :func:`score_journey` takes them."""
+    return {
+        step.event_id: StepScore(step.score, tuple(step.drivers))
+        for step in journey.steps
+        if step.score is not None
+    }
+
+
 def _weights(steps: Sequence[Step], half_life_hours: float, now: datetime) -> list[float]:
     """Normalised recency weights, relative to the newest step (so ``now`` cancels out)."""
     if not steps:
@@ -103,7 +142,7 @@ def _weights(steps: Sequence[Step], half_life_hours: float, now: datetime) -> li
 
 
 def _interaction_drivers(
-    scores: Sequence[InteractionScore], weights: Sequence[float], base: float
+    scores: Sequence[Scored], weights: Sequence[float], base: float
 ) -> list[Driver]:
     """Every step's drivers times its weight, summed per signal; they add up to mean - base."""
     parts: dict[str, list[tuple[float, str]]] = {}

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
 from schemas.journeys import GOALS, ISSUES, Signal, Stage, Step
+from schemas.scores import ScoreDriver
+from stream_processors.scoring import InteractionScore
 
 __all__ = ["GOALS", "ISSUES", "Signal", "Stage", "Step", "step_of"]
 
 _Reading = tuple[Stage | None, Signal | None]
 
 
-def step_of(event: TouchpointEvent, *, late: bool = False) -> Step:
+def step_of(
+    event: TouchpointEvent, *, late: bool = False, score: InteractionScore | None = None
+) -> Step:
     """The journey step for ``event``. Pure; the same event always gives the same step.
+
+    ``score``: the event's interaction score, carried so journeys can be scored.
 
     ``contact`` is the call id of a customer-initiated call (IVR or agent leg of
     one call share it); callbacks are the company's, so they carry none.
@@ -35,6 +41,12 @@ def step_of(event: TouchpointEvent, *, late: bool = False) -> Step:
         signal=signal,
         contact=contact,
         late=late,
+        score=None if score is None else score.score,
+        drivers=()
+        if score is None
+        else tuple(
+            ScoreDriver(signal=d.signal, name=d.name, points=d.points) for d in score.drivers
+        ),
     )
 
 

@@ -17,6 +17,8 @@ from stream_processors.identity import LinkResult, Quarantine
 from stream_processors.identity_graph import Entry, IdentityGraph
 from stream_processors.journey_commands import MoveOut, PlaceStep
 from stream_processors.journey_steps import step_of
+from stream_processors.scoring import score_event
+from stream_processors.scoring_rules import ScoringRules
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,15 @@ class Stitched:
     entries: dict[str, Entry]
 
 
-def stitch(graph: IdentityGraph, event: TouchpointEvent, now: datetime) -> Stitched:
-    """Link ``event`` in ``graph`` and say what to publish."""
+def stitch(
+    graph: IdentityGraph, event: TouchpointEvent, now: datetime, rules: ScoringRules
+) -> Stitched:
+    """Link ``event`` in ``graph`` and say what to publish (its step carries its score)."""
     result, entries = graph.link_with_changes(event)
-    place = PlaceStep(key=result.key, step=step_of(event)) if result.key else None
+    place = None
+    if result.key:
+        step = step_of(event, score=score_event(event, rules))
+        place = PlaceStep(key=result.key, step=step)
     merges = tuple(
         MergeRecord(
             from_key=merge.from_key,

@@ -60,6 +60,11 @@ def render(stored: StoredJourney) -> list[str]:
         f"repeat contacts {stored.repeat_contacts}  open issue {issue}  late steps "
         f"{stored.late_steps}",
     ]
+    if stored.rules_version:
+        why = "; ".join(f"{name} {points:+g}" for name, points in stored.drivers[:4]) or "-"
+        lines.append(
+            f"  score {stored.score:g} ({stored.experience}, rules {stored.rules_version}): {why}"
+        )
     for step in stored.steps:
         marks = " ".join(
             mark
@@ -67,9 +72,10 @@ def render(stored: StoredJourney) -> list[str]:
                              ("late", step.late))
             if on
         )  # fmt: skip
+        score = "" if step.score is None else f"{step.score:>5g}"
         lines.append(
             f"  {step.occurred_at:%H:%M:%S}  {step.source:<12} {step.touchpoint:<18} "
-            f"{step.location:<22} {marks}".rstrip()
+            f"{step.location:<22} {score:>5}  {marks}".rstrip()
         )
     return lines
 

@@ -8,7 +8,10 @@
 -- went). Journey ids are fixed by (canonical key, first event), so every
 -- version of one id shares canonical_key and started_at. No time partition: a
 -- retired row must land in the same part family as the versions it replaces.
--- Steps are parallel arrays in event-time order.
+-- Steps are parallel arrays in event-time order (step_scores: the interaction
+-- score, nan where a step had none). score/experience/rules_version and the
+-- score_driver_* arrays are the journey score and what moved it (empty for
+-- retired rows and for journeys published without scoring rules).
 CREATE TABLE IF NOT EXISTS journeys
 (
     journey_id String,
@@ -36,6 +39,14 @@ CREATE TABLE IF NOT EXISTS journeys
     step_friction Array(UInt8),
     step_signals Array(String),
     step_late Array(UInt8),
+    step_scores Array(Float64),
+    score Float64,
+    experience LowCardinality(String),
+    rules_version LowCardinality(String),
+    interaction_mean Float64,
+    score_driver_signals Array(String),
+    score_driver_names Array(String),
+    score_driver_points Array(Float64),
     updated_at DateTime64(3, 'UTC'),
     kafka_topic LowCardinality(String),
     kafka_partition UInt16,

@@ -200,3 +200,26 @@ def test_an_idle_journey_is_closed_by_the_timer_once_past_the_gap_and_not_before
     assert snapshot.version == state.journeys[-1].version + 1
     assert open_since(late.state) is None
     assert close_idle(late.state, POLICY, NOW + timedelta(days=1)).state is None
+
+
+def test_published_journeys_carry_a_journey_score_with_its_penalties() -> None:
+    from stream_processors.scoring import score_event
+    from stream_processors.scoring_rules import load_rules
+
+    rules = load_rules()
+    states: dict[str, KeyState] = {}
+    snapshots = []
+    for kind, minute in (("failed_checkout", 0), ("call_unresolved", 10)):
+        event = touch(kind, minute)
+        command = PlaceStep(key=CUSTOMER, step=step_of(event, score=score_event(event, rules)))
+        outcome = handle(states.get(CUSTOMER), command, POLICY, NOW, rules)
+        assert outcome.state is not None
+        states[CUSTOMER] = outcome.state
+        snapshots.extend(outcome.snapshots)
+    latest = snapshots[-1]
+    assert latest.journey is not None and latest.score is not None
+    assert latest.score.interactions == 2
+    assert latest.score.rules_version == rules.version
+    signals = {driver.signal for driver in latest.score.drivers}
+    assert "failed_self_service" in signals, signals
+    assert latest.score.score < latest.score.interaction_mean

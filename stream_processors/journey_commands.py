@@ -20,7 +20,7 @@ at-least-once replays after a crash change nothing. Pure: no Faust, no clock.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -92,6 +92,23 @@ class Outcome:
     duplicate: bool = False
     late: bool = False
     cycle: bool = False
+
+
+@dataclass
+class Publications:
+    """What a batch of commands publishes: the newest version of each journey it touched
+    (earlier versions within the batch would be replaced at once downstream) and every
+    forwarded command, in order."""
+
+    snapshots: dict[str, JourneySnapshot] = field(default_factory=dict)
+    forwards: list[Command] = field(default_factory=list)
+
+    def add(self, outcome: Outcome) -> None:
+        for snapshot in outcome.snapshots:
+            held = self.snapshots.get(snapshot.journey_id)
+            if held is None or snapshot.version >= held.version:
+                self.snapshots[snapshot.journey_id] = snapshot
+        self.forwards.extend(outcome.forward)
 
 
 def handle(

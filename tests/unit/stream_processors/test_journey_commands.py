@@ -223,3 +223,19 @@ def test_published_journeys_carry_a_journey_score_with_its_penalties() -> None:
     signals = {driver.signal for driver in latest.score.drivers}
     assert "failed_self_service" in signals, signals
     assert latest.score.score < latest.score.interaction_mean
+
+
+def test_a_batch_publishes_only_the_newest_version_of_each_journey_and_every_forward() -> None:
+    from stream_processors.journey_commands import Publications
+
+    published = Publications()
+    state: KeyState | None = None
+    for minute in (0, 1, 2):
+        outcome = handle(state, place(CUSTOMER, "browse", 12 * 60 + minute), POLICY, NOW)
+        state = outcome.state
+        published.add(outcome)
+    redirected = handle(KeyState(redirect=CUSTOMER), place(ANON, "browse", 0), POLICY, NOW)
+    published.add(redirected)
+    [snapshot] = published.snapshots.values()
+    assert snapshot.journey is not None and len(snapshot.journey.steps) == 3
+    assert [c.key for c in published.forwards] == [CUSTOMER]

@@ -10,7 +10,9 @@ out; with none, the interaction part is just ``base``.
 
 Drivers: each step's drivers (plus the residual its clamping left, signal
 ``clamped``), weighted and summed per signal, named after the heaviest one;
-then the journey penalties. ``score = clamp(base + sum(drivers))``, the same
+signals whose weighted sum rounds to nothing but which add up are one
+``minor`` driver, so the drivers always explain the interaction mean; then the
+journey penalties. ``score = clamp(base + sum(drivers))``, the same
 clamping rule as interaction scores (:func:`~stream_processors.scoring.settle`).
 
 Penalties (rules ``[journey.*]``):
@@ -97,6 +99,9 @@ def score_journey(
     weights = _weights([s for s, _ in scored], rules.journey.half_life_hours, now)
     mean = sum(w * score.score for w, (_, score) in zip(weights, scored, strict=True))
     found = _interaction_drivers([score for _, score in scored], weights, rules.base)
+    residual = (mean - rules.base - sum(d.points for d in found)) if scored else 0.0
+    if abs(residual) >= 0.05:  # effects too small to show one by one, which still add up
+        found.append(driver("minor", "smaller effects together", residual))
     found += _penalties(journey, _history(journey, earlier), rules.journey, now)
     score, unclamped, drivers = settle(rules.base, found)
     return JourneyScore(

@@ -7,6 +7,8 @@ VENV   := .venv
 PYTHON := python3
 TP     := $(VENV)/bin/touchpoints
 STAMP  := $(VENV)/.installed
+# Schemas the source models must stay compatible with; CI on a branch sets the target branch.
+COMPAT_BASE ?= HEAD
 
 .PHONY: demo test setup check rules pytest stack-up stack-down clean
 
@@ -29,6 +31,7 @@ check: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(TP) schema export --check
+	$(TP) source compat --against-git $(COMPAT_BASE)
 
 rules: stack-up
 	promtool check rules deploy/prometheus/rules/*.yml

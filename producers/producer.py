@@ -39,8 +39,9 @@ class EventProducer:
         kafka: KafkaSettings,
         settings: ProducerSettings,
         on_delivered: Callable[[int], None] | None = None,
+        topic: str | None = None,
     ) -> None:
-        self.topic = kafka.topics.raw
+        self.topic = topic or kafka.topics.raw  # another topic: feeds' dead letters
         compression = None if settings.compression == "none" else settings.compression
         self._flush_timeout = settings.flush_timeout_seconds
         self._on_delivered = on_delivered

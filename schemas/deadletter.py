@@ -13,6 +13,7 @@ from schemas.timeutil import UtcMillis
 class Stage(StrEnum):
     """Where in the flow the input was rejected."""
 
+    PRODUCER = "producer"  # a feed adapter could not map a source record to an event
     INGEST = "ingest"
     SINK = "sink"
 

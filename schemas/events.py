@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union, cast, get_args
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from schemas.identifiers import Identifiers
+from schemas.registry import Source, discover
 from schemas.sources import (
     CallCenterPayload,
     CallCenterTouchpoint,
     ShopPayload,
     ShopTouchpoint,
+    SourcePayload,
     SurveyPayload,
     SurveyTouchpoint,
     WebPayload,
@@ -74,20 +76,63 @@ class SurveyEvent(_Envelope):
     payload: SurveyPayload
 
 
-TouchpointEvent: TypeAlias = Annotated[
-    WebEvent | ShopEvent | CallCenterEvent | SurveyEvent,
-    Field(discriminator="source"),
-]
-"""Any touchpoint event; ``source`` selects the payload model."""
+class RegisteredEvent(_Envelope):
+    """Base of the event class built for each registered source (``schemas.registry``).
+
+    Code that handles any event reads ``payload.friction()`` and
+    ``payload.measured_wait()``; only the built-in classes promise more.
+    """
+
+    source: str
+    touchpoint: str
+    payload: SourcePayload
+
+
+def registered_event_class(source: Source) -> type[RegisteredEvent]:
+    """The envelope class for one registered source: its ``source`` tag, touchpoints, payload."""
+    name = "".join(part.title() for part in source.name.split("_")) + "Event"
+    fields: dict[str, Any] = {
+        "source": (Literal[source.name], ...),
+        "touchpoint": (Literal[source.touchpoints], ...),
+        "payload": (source.payload, ...),
+    }
+    return create_model(name, __base__=RegisteredEvent, __module__=__name__, **fields)
+
+
+BUILTIN_EVENTS: tuple[type[_Envelope], ...] = (WebEvent, ShopEvent, CallCenterEvent, SurveyEvent)
+REGISTERED_SOURCES: tuple[Source, ...] = discover()
+"""Sources registered by installed packages (entry point group ``touchpoints.sources``)."""
+REGISTERED_EVENTS: tuple[type[RegisteredEvent], ...] = tuple(
+    registered_event_class(source) for source in REGISTERED_SOURCES
+)
+
+if TYPE_CHECKING:
+    TouchpointEvent: TypeAlias = Annotated[
+        WebEvent | ShopEvent | CallCenterEvent | SurveyEvent | RegisteredEvent,
+        Field(discriminator="source"),
+    ]
+else:
+    TouchpointEvent = Annotated[
+        Union[(*BUILTIN_EVENTS, *REGISTERED_EVENTS)],
+        Field(discriminator="source"),
+    ]
+"""Any touchpoint event; ``source`` selects the payload model (built-in or registered)."""
 
 SOURCES: tuple[str, ...] = tuple(
     get_args(model.model_fields["source"].annotation)[0]
-    for model in get_args(get_args(TouchpointEvent)[0])
+    for model in (*BUILTIN_EVENTS, *REGISTERED_EVENTS)
 )
-"""Every source name, in union order, read off the models."""
+"""Every source name, built-in ones first, read off the models."""
 
-EVENT_ADAPTER: TypeAdapter[TouchpointEvent] = TypeAdapter(TouchpointEvent)
+EVENT_ADAPTER: TypeAdapter[TouchpointEvent] = cast(
+    "TypeAdapter[TouchpointEvent]", TypeAdapter(TouchpointEvent)
+)
 """Validates and serialises :data:`TouchpointEvent`; build once, reuse everywhere."""
+
+BUILTIN_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(
+    cast(Any, Annotated[Union[BUILTIN_EVENTS], Field(discriminator="source")])  # noqa: UP007
+)
+"""The contract this repository ships, without registered sources (its committed JSON Schema)."""
 
 
 def encode_event(event: TouchpointEvent) -> bytes:

@@ -39,7 +39,16 @@ class MissingIdentifierError(ValueError):
 class Identifiers(BaseModel):
     """The identifiers one event carries; at least one must be present."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The at-least-one rule, stated in the JSON Schema too (the validator below is Python-only).
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}} for name in _FIELDS
+            ]
+        },
+    )
 
     customer_id: IdentifierValue | None = None
     loyalty_id: IdentifierValue | None = None

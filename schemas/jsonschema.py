@@ -1,32 +1,63 @@
 """JSON Schema export of the contract, for producers written in other languages.
 
 The committed copy under ``schemas/json/`` is what those producers read; a
-test fails when it no longer matches the models.
+test fails when it no longer matches the models. It covers the sources this
+repository ships; a registered source exports its own with :func:`source_schema`
+(``touchpoints source schema NAME``). ``sources/<name>.schema.json`` holds one
+source's event alone, with its payload version: the compatibility check
+(``schemas.compat``) compares against these.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+
+from pydantic import TypeAdapter
 
 from schemas.deadletter import DeadLetter
-from schemas.events import EVENT_ADAPTER
+from schemas.events import (
+    BUILTIN_EVENT_ADAPTER,
+    BUILTIN_EVENTS,
+    REGISTERED_EVENTS,
+    REGISTERED_SOURCES,
+)
+from schemas.registry import BUILTIN_SOURCES
 
 SCHEMA_DIR = Path(__file__).parent / "json"
-EXPORTS: dict[str, Any] = {
-    "touchpoint-event.schema.json": lambda: EVENT_ADAPTER.json_schema(mode="validation"),
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+BUILTIN_VERSION = 1
+"""Payload version of every built-in source; raise one's own with a breaking change."""
+EXPORTS: dict[str, Callable[[], dict[str, Any]]] = {
+    "touchpoint-event.schema.json": lambda: BUILTIN_EVENT_ADAPTER.json_schema(mode="validation"),
     "dead-letter.schema.json": lambda: DeadLetter.model_json_schema(mode="serialization"),
+    **{
+        f"sources/{name}.schema.json": (lambda name=name: source_schema(name))  # type: ignore[misc]
+        for name in BUILTIN_SOURCES
+    },
 }
+
+
+def source_schema(name: str) -> dict[str, Any]:
+    """One source's event schema, with ``x-source`` and its payload version ``x-source-version``."""
+    for model in (*BUILTIN_EVENTS, *REGISTERED_EVENTS):
+        if get_args(model.model_fields["source"].annotation)[0] == name:
+            version = next((s.version for s in REGISTERED_SOURCES if s.name == name), None)
+            schema = TypeAdapter(model).json_schema(mode="validation")
+            return {**schema, "x-source": name, "x-source-version": version or BUILTIN_VERSION}
+    raise KeyError(f"no source {name!r}")
+
+
+def render(schema: dict[str, Any]) -> str:
+    """A schema as committed: the dialect first, sorted keys, two-space indent."""
+    return json.dumps({"$schema": DIALECT, **schema}, indent=2, sort_keys=True) + "\n"
 
 
 def render_all() -> dict[str, str]:
     """File name to file text for every exported schema (stable, sorted keys)."""
-    rendered = {}
-    for name, build in EXPORTS.items():
-        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **build()}
-        rendered[name] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
-    return rendered
+    return {name: render(build()) for name, build in EXPORTS.items()}
 
 
 def stale_files(directory: Path = SCHEMA_DIR) -> list[str]:
@@ -41,10 +72,10 @@ def stale_files(directory: Path = SCHEMA_DIR) -> list[str]:
 
 def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
     """Write every schema into ``directory``; returns the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in render_all().items():
         path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         written.append(path)
     return written

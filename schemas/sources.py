@@ -15,7 +15,12 @@ NonNegativeSeconds = Annotated[float, Field(ge=0, le=86_400)]
 ShortText = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class _Payload(BaseModel):
+class SourcePayload(BaseModel):
+    """Base of every source payload, built in or registered (see ``schemas.registry``).
+
+    Frozen, unknown fields rejected; a subclass must say what ``friction`` means.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def friction(self) -> bool:
@@ -32,7 +37,7 @@ WebTouchpoint = Literal[
 ]
 
 
-class WebPayload(_Payload):
+class WebPayload(SourcePayload):
     """A browser or server-side web interaction."""
 
     kind: Literal["page_view", "click", "error", "checkout_step", "login", "search"]
@@ -53,7 +58,7 @@ class WebPayload(_Payload):
 ShopTouchpoint = Literal["entrance", "queue", "checkout_counter", "returns_desk", "fitting_room"]
 
 
-class ShopPayload(_Payload):
+class ShopPayload(SourcePayload):
     """A store interaction: a POS transaction, a queue-sensor reading, a service visit."""
 
     kind: Literal["queue_reading", "pos_transaction", "service_visit", "return"]
@@ -76,7 +81,7 @@ class ShopPayload(_Payload):
 CallCenterTouchpoint = Literal["ivr_menu", "agent_call", "callback"]
 
 
-class CallCenterPayload(_Payload):
+class CallCenterPayload(SourcePayload):
     """A call detail record from the ACD/IVR/CTI."""
 
     call_id: ShortText
@@ -100,7 +105,7 @@ class CallCenterPayload(_Payload):
 SurveyTouchpoint = Literal["post_call_survey", "post_purchase_survey", "web_feedback"]
 
 
-class SurveyPayload(_Payload):
+class SurveyPayload(SourcePayload):
     """What the customer said: CSAT (1-5), NPS (0-10), CES (1-7) and a free-text comment."""
 
     survey_id: ShortText

@@ -108,7 +108,9 @@ def _drivers(event: TouchpointEvent, rules: ScoringRules) -> list[Driver]:
         return _shop(event, rules.shop)
     if isinstance(event, CallCenterEvent):
         return _call(event, rules.call_center)
-    return _survey(event, rules.survey)
+    if isinstance(event, SurveyEvent):
+        return _survey(event, rules.survey)
+    return []  # a registered source (schemas.registry) has no rules yet: it scores the base
 
 
 _UNITS = {"latency": "ms"}

@@ -86,7 +86,3 @@ class Topics:
     def single_partition(self) -> frozenset[str]:
         """Topics that must have exactly one partition (their consumer holds global state)."""
         return frozenset({self.identity})
-
-    def sinks(self) -> tuple[str, ...]:
-        """Result topics the ClickHouse writer stores."""
-        return (self.events, self.deadletter, self.journeys, self.identity_links, self.merges)

@@ -30,6 +30,7 @@ from sinks.rows_journeys import (
     journey_row,
     merge_row,
 )
+from sinks.rows_scores import DEGRADATIONS, INTERACTION_SCORES, degradation_row, score_row
 
 RowOf = Callable[[Record, datetime], Row]
 """Turns a record into a row; raises ``ValueError`` (incl. pydantic's) when it cannot."""
@@ -54,4 +55,6 @@ def routes(topics: Topics) -> Mapping[str, Route]:
         topics.journeys: Route(JOURNEYS, journey_row),
         topics.identity_links: Route(IDENTITY_LINKS, identity_link_row),
         topics.merges: Route(MERGES, merge_row),
+        topics.scores: Route(INTERACTION_SCORES, score_row),
+        topics.degradations: Route(DEGRADATIONS, degradation_row),
     }

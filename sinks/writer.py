@@ -90,6 +90,13 @@ class ClickHouseWriter:
                     )
                 self._sleep(0.5)
         self._consumer.subscribe(topics, listener=_Rebalance(self))
+        # A fresh metadata fetch now, before the first poll joins the group, so
+        # the join already knows the subscribed topics' partitions. Otherwise
+        # the metadata arriving just after the join triggers a second rebalance
+        # at once, and kafka-python 3.0 can lose that one's assignment when a
+        # poll times out mid-rebalance: the writer then holds nothing and writes
+        # nothing (seen in about one start in six under load).
+        self._consumer.topics()
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, then write what is pending and commit.

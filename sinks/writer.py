@@ -21,7 +21,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schemas.timeutil import utc_now
@@ -211,6 +211,13 @@ class ClickHouseWriter:
             log.warning(
                 "commit refused after a rebalance; the new owner re-reads those records "
                 "and the tables deduplicate them"
+            )
+            return
+        except KafkaError as error:  # e.g. a timeout while the broker restarts
+            log.warning(
+                "commit failed; a later commit covers these offsets, or the records are "
+                "read again and the tables deduplicate them",
+                extra={"error": f"{type(error).__name__}: {error}"},
             )
             return
         self._metrics.last_commit.set(time.time())

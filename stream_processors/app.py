@@ -1,12 +1,24 @@
-"""The stream topology, in flow order. Read this file first.
+"""The stream topology, in flow order. Read this file first (docs/journeys.md has tables).
 
     tp.raw        (key: primary identifier, value: raw JSON bytes from producers)
-      │  ingest: decode + validate (stream_processors.ingest.ingest)
+      │  ingest: decode + validate (stream_processors.ingest.ingest), score
       ├──► tp.events      (key: primary identifier, value: normalised event JSON)
+      ├──► tp.identity    (ONE partition; same record: the stitching input)
+      ├──► tp.scores      (see the health block below)
       └──► tp.deadletter  (key: origin topic:partition:offset, value: DeadLetter JSON)
+    tp.identity
+      │  identity: stitch (stream_processors.stitching), table identity-graph
+      ├──► tp.journey-commands  (place keyed by canonical key, move_out keyed by from_key)
+      ├──► tp.identity-links    (key: identifier, value: IdentityLink)
+      └──► tp.merges            (key: from_key, value: MergeRecord)
+    tp.journey-commands
+      │  journeys: place | move_out | move_in (stream_processors.journey_commands),
+      │  table journeys (keyed by canonical key: recent journeys or a redirect)
+      ├──► tp.journeys          (key: journey_id, value: JourneySnapshot)
+      └──► tp.journey-commands  (move_in to the merge target; forwards past a redirect)
 
-The ClickHouse writer (``sinks``) consumes tp.events and tp.deadletter in a
-consumer group of its own, so a slow or absent ClickHouse never stalls this
+The ClickHouse writer (``sinks``) consumes the result topics (sinks.routes) in
+a consumer group of its own, so a slow or absent ClickHouse never stalls this
 loop. Agents stay thin: they move records and call the pure logic.
 
 Processing guarantee: at-least-once (Faust's default). Faust flushes its
@@ -23,6 +35,7 @@ the last commit, which includes the record that failed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import ssl
@@ -31,15 +44,35 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import faust
+import orjson
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry
 
 from schemas.deadletter import Origin
-from schemas.events import encode_event
+from schemas.events import EVENT_ADAPTER, encode_event
+from schemas.scores import InteractionScore
 from schemas.settings import KafkaSettings
 from schemas.timeutil import utc_now
+from stream_processors.health import HealthState, decode_state, encode_state, observe
+from stream_processors.identity import IdentityPolicy
+from stream_processors.identity_graph import Entry, IdentityGraph
 from stream_processors.ingest import Accepted, ingest
-from stream_processors.metrics import IngestMetrics
+from stream_processors.journey_commands import (
+    COMMAND_ADAPTER,
+    KeyState,
+    Publications,
+    close_idle,
+    handle,
+    open_since,
+)
+from stream_processors.journey_metrics import JourneyMetrics
+from stream_processors.journey_settings import JourneySettings
+from stream_processors.metrics import HealthMetrics, IngestMetrics
+from stream_processors.score_records import score_record
+from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from stream_processors.settings import WorkerSettings
+from stream_processors.stitching import Stitched, stitch
+from stream_processors.truth import Pair, RecentScores, routing_key
 
 Clock = Callable[[], datetime]
 EXIT_FAILED_RECORD = 70  # EX_SOFTWARE: a supervisor restarts the worker
@@ -49,10 +82,17 @@ log = logging.getLogger(__name__)
 def build_app(
     kafka: KafkaSettings,
     worker: WorkerSettings,
+    journeys: JourneySettings,
     registry: CollectorRegistry,
+    *,
+    journey_partitions: int,
     clock: Clock = utc_now,
 ) -> faust.App:
-    """Declare the Faust app, its topics and agents for these settings."""
+    """Declare the Faust app, its topics, tables and agents for these settings.
+
+    ``journey_partitions`` is the partition count of the journey-commands topic
+    (its table must match it); the wiring reads it from Kafka.
+    """
     app = faust.App(
         worker.app_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
@@ -71,8 +111,15 @@ def build_app(
     raw_topic = app.topic(topics.raw, key_type=bytes, value_type=bytes)
     events_topic = app.topic(topics.events, key_type=bytes, value_type=bytes)
     deadletter_topic = app.topic(topics.deadletter, key_type=bytes, value_type=bytes)
+    identity_topic = app.topic(topics.identity, key_type=bytes, value_type=bytes, partitions=1)
+    commands_topic = app.topic(topics.journey_commands, key_type=bytes, value_type=bytes)
+    journeys_topic = app.topic(topics.journeys, key_type=bytes, value_type=bytes)
+    links_topic = app.topic(topics.identity_links, key_type=bytes, value_type=bytes)
+    merges_topic = app.topic(topics.merges, key_type=bytes, value_type=bytes)
     policy = worker.ingest_policy()
     metrics = IngestMetrics(registry, max_locations=worker.max_locations)
+    rules = load_rules(worker.scoring_rules_path or BUNDLED_RULES)
+    scores_topic = app.topic(topics.scores, key_type=bytes, value_type=bytes)
 
     app.sensors.add(_FailOnSendError())
 
@@ -85,8 +132,12 @@ def build_app(
                 result = ingest(record.value, origin_of(record.message), now, policy)
                 if isinstance(result, Accepted):
                     _, key = result.event.identifiers.primary()
-                    await events_topic.send(key=key.encode(), value=encode_event(result.event))
-                    metrics.accepted(result.event, now)
+                    encoded = encode_event(result.event)
+                    await events_topic.send(key=key.encode(), value=encoded)
+                    await identity_topic.send(key=key.encode(), value=encoded)
+                    score = score_record(result.event, rules, now)
+                    await scores_topic.send(key=str(score.event_id).encode(), value=score.encode())
+                    metrics.accepted(result.event, score, now)
                 else:
                     dead = result.dead_letter
                     await deadletter_topic.send(key=dead.key(), value=dead.encode())
@@ -94,7 +145,284 @@ def build_app(
             except Exception as error:
                 fail_fast("ingest could not hand a record on", error)
 
+    # ── identity ──
+    # identity (ONE partition: one agent owns the graph) ──► stitch ──►
+    #     journey-commands (place keyed by canonical key; move_out keyed by from_key)
+    #     identity-links (keyed by identifier) | merges (keyed by from_key)
+    # State: table "identity-graph", one entry per identifier (record, parent,
+    # component at roots), changelog-backed; the graph is rebuilt from it after
+    # recovery or whenever another worker wrote it since (a sequence number).
+    graph_table = app.Table(
+        "identity-graph",
+        partitions=1,
+        key_type=bytes,
+        value_type=bytes,
+        use_partitioner=True,  # written after a batch's sends, outside any one event
+    )
+    graphs = _GraphHolder(graph_table, journeys.identity_policy())
+    journey_metrics = JourneyMetrics(registry)
+
+    @app.agent(identity_topic, name="identity")
+    async def identity_agent(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take(journeys.batch_size, within=journeys.batch_seconds):
+            try:
+                graph = graphs.current()
+                now = clock()
+                sends: list[tuple[faust.TopicT, bytes, bytes]] = []
+                entries: dict[str, Entry] = {}
+                for value in batch:
+                    stitched = stitch(graph, EVENT_ADAPTER.validate_json(value), now, rules)
+                    sends.extend(_stitch_sends(stitched, commands_topic, links_topic, merges_topic))
+                    entries.update(stitched.entries)
+                    journey_metrics.stitched(stitched)
+                await _deliver(sends)  # outputs first: a crash now repeats them, loses nothing
+                graphs.write(entries)
+            except Exception as error:
+                fail_fast("identity could not stitch a batch", error)
+
+    # ── journeys ──
+    # journey-commands (keyed by canonical key) ──► place | move_out | move_in ──►
+    #     journeys (JourneySnapshot keyed by journey_id), journey-commands (forwards)
+    # State: table "journeys" keyed by canonical key: recent journeys or a redirect.
+    journey_table = app.Table(
+        "journeys",
+        partitions=journey_partitions,
+        key_type=bytes,
+        value_type=bytes,
+        use_partitioner=True,  # written after a batch's sends, outside any one event
+    )
+    journey_policy = journeys.journey_policy()
+    store = _JourneyStore(journey_table, journey_partitions)
+
+    @app.agent(commands_topic, name="journeys")
+    async def journeys_agent(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take(journeys.batch_size, within=journeys.batch_seconds):
+            try:
+                async with store.lock:
+                    now = clock()
+                    changed: dict[str, KeyState] = {}
+                    published = Publications()
+                    for value in batch:
+                        command = COMMAND_ADAPTER.validate_json(value)
+                        state = changed.get(command.key) or store.load(command.key)
+                        outcome = handle(state, command, journey_policy, now, rules)
+                        if outcome.state is not None:
+                            changed[command.key] = outcome.state
+                        published.add(outcome)
+                        journey_metrics.handled(command, outcome)
+                    await _deliver(_journey_sends(published, journeys_topic, commands_topic))
+                    store.save(changed)
+            except Exception as error:
+                fail_fast("journeys could not handle a batch", error)
+
+    # Journeys closed by inactivity get their closed version from this timer, on
+    # the worker that owns the key's partition (no event needs to arrive).
+    @app.timer(interval=journeys.close_idle_every_seconds)  # type: ignore[untyped-decorator]
+    async def close_idle_journeys() -> None:
+        try:
+            async with store.lock:
+                now = clock()
+                owned = {tp.partition for tp in app.assignor.assigned_actives()
+                         if tp.topic == commands_topic.get_topic_name()}  # fmt: skip
+                changed: dict[str, KeyState] = {}
+                published = Publications()
+                for key in store.idle(now - journey_policy.inactivity_gap, owned):
+                    state = store.load(key)
+                    outcome = close_idle(state, journey_policy, now, rules) if state else None
+                    if outcome is not None and outcome.state is not None:
+                        changed[key] = outcome.state
+                        published.add(outcome)
+                        journey_metrics.closed_idle.inc()
+                await _deliver(_journey_sends(published, journeys_topic, commands_topic))
+                store.save(changed)
+        except Exception as error:
+            fail_fast("journeys could not close idle journeys", error)
+
+    # ── health ──
+    # scores (key: event_id) ──► health-rekey ──► scores-by-touchpoint
+    #     (key: touchpoint|location; a survey: the touchpoint it is about)
+    #     ──► health ──► degradations (key: touchpoint|location)
+    # State: table "touchpoint-health", one HealthState (JSON) per key, changelog-backed.
+    # Windows close on the event time of arriving scores (stream_processors.health).
+    by_touchpoint_topic = app.topic(topics.scores_by_touchpoint, key_type=bytes, value_type=bytes)
+    degradations_topic = app.topic(topics.degradations, key_type=bytes, value_type=bytes)
+    health_table = app.Table(
+        "touchpoint-health",
+        partitions=worker.health_table_partitions,
+        key_type=bytes,
+        value_type=bytes,
+    )
+    detector = worker.health_policy()
+    health_metrics = HealthMetrics(registry, max_locations=worker.max_locations)
+    recent_scores = RecentScores(worker.truth_recent_scores)
+    # Decoded states by key, with the bytes last written: reused while the table
+    # still holds those bytes (decoding every event cost more than detecting).
+    decoded: dict[bytes, tuple[bytes, HealthState]] = {}
+
+    @app.agent(scores_topic, name="health-rekey")
+    async def health_rekey_agent(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            try:
+                score = InteractionScore.model_validate_json(value)
+                await by_touchpoint_topic.send(key=routing_key(score).encode(), value=value)
+            except Exception as error:
+                fail_fast("health could not re-key a score", error)
+
+    @app.agent(by_touchpoint_topic, name="health")
+    async def health_agent(stream: faust.StreamT[bytes]) -> None:
+        async for record in stream.events():
+            try:
+                score = InteractionScore.model_validate_json(record.value)
+                if score.survey is not None:
+                    pair = recent_scores.pair(score)
+                    if isinstance(pair, Pair):
+                        health_metrics.paired(pair.touchpoint, pair.score, pair.answer)
+                    else:
+                        health_metrics.not_paired(score.survey.about_touchpoint, pair)
+                    continue
+                recent_scores.remember(score)
+                key, stored = record.key, health_table.get(record.key)
+                cached = decoded.get(key)
+                if cached is not None and cached[0] == stored:
+                    state = cached[1]
+                else:
+                    state = decode_state(stored, score.touchpoint, score.location)
+                seen = observe(state, score, detector, clock())
+                if seen.late:
+                    health_metrics.late_event(score.touchpoint)
+                    continue
+                encoded = encode_state(seen.state)
+                health_table[key] = encoded
+                decoded[key] = (encoded, seen.state)
+                for degradation in seen.degradations:
+                    await degradations_topic.send(key=degradation.key(), value=degradation.encode())
+                    health_metrics.degraded(degradation)
+            except Exception as error:
+                fail_fast("health could not judge a score", error)
+
     return app
+
+
+Send = tuple[faust.TopicT, bytes, bytes]
+
+
+async def _deliver(sends: list[Send]) -> None:
+    """Send every record and wait until Kafka acknowledged all of them."""
+    pending = [await topic.send(key=key, value=value) for topic, key, value in sends]
+    await asyncio.gather(*pending)
+
+
+def _stitch_sends(
+    stitched: Stitched, commands: faust.TopicT, links: faust.TopicT, merges: faust.TopicT
+) -> list[Send]:
+    sends: list[Send] = [
+        (merges, m.from_key.encode(), m.model_dump_json().encode()) for m in stitched.merges
+    ]
+    sends += [(commands, c.key.encode(), c.model_dump_json().encode()) for c in stitched.moves]
+    if stitched.place is not None:
+        place = stitched.place
+        sends.append((commands, place.key.encode(), place.model_dump_json().encode()))
+    sends += [(links, k.identifier.encode(), k.model_dump_json().encode()) for k in stitched.links]
+    return sends
+
+
+def _journey_sends(
+    published: Publications, journeys: faust.TopicT, commands: faust.TopicT
+) -> list[Send]:
+    sends: list[Send] = [
+        (journeys, s.journey_id.encode(), s.model_dump_json().encode())
+        for s in published.snapshots.values()
+    ]
+    sends += [(commands, c.key.encode(), c.model_dump_json().encode()) for c in published.forwards]
+    return sends
+
+
+class _JourneyStore:
+    """The journeys table, a lock shared by the agent and the timer, and an idle index.
+
+    The lock keeps the timer from writing back a state the agent changed while
+    either awaited Kafka. The index (key -> when its open journey last moved)
+    lets the timer visit only keys that may be idle; it is rebuilt from the
+    table on first use, so it survives restarts, and filtered by the partitions
+    this worker owns now, so a rebalance leaves no one closing another's keys.
+    """
+
+    def __init__(self, table: Any, partitions: int) -> None:
+        self.table = table
+        self.lock = asyncio.Lock()
+        self._partitions = list(range(partitions))
+        self._partitioner = DefaultPartitioner()
+        self._open: dict[str, datetime] | None = None
+
+    def load(self, key: str) -> KeyState | None:
+        stored = self.table.get(key.encode())
+        return None if stored is None else KeyState.model_validate_json(stored)
+
+    def save(self, changed: dict[str, KeyState]) -> None:
+        index = self._index()
+        for key, state in changed.items():
+            self.table[key.encode()] = state.model_dump_json().encode()
+            since = open_since(state)
+            if since is None:
+                index.pop(key, None)
+            else:
+                index[key] = since
+
+    def idle(self, before: datetime, owned: set[int]) -> list[str]:
+        """Keys with an open journey that last moved before ``before``, in owned partitions."""
+        return [
+            key
+            for key, since in self._index().items()
+            if since < before
+            and self._partitioner(key.encode(), self._partitions, self._partitions) in owned
+        ]
+
+    def _index(self) -> dict[str, datetime]:
+        if self._open is None:
+            self._open = {}
+            for raw_key, value in self.table.items():
+                since = open_since(KeyState.model_validate_json(value))
+                if since is not None:
+                    self._open[raw_key.decode()] = since
+        return self._open
+
+
+class _GraphHolder:
+    """The identity graph in memory, kept equal to the changelog-backed table.
+
+    The table is the truth (it survives restarts and moves between workers);
+    the in-memory union-find is a cache rebuilt whenever the table's sequence
+    number is not the one this process last wrote (a restart, or the partition
+    came back after another worker had it).
+    """
+
+    _SEQ = b"__seq__"
+
+    def __init__(self, table: Any, policy: IdentityPolicy) -> None:
+        self._table = table
+        self._policy = policy
+        self._graph: IdentityGraph | None = None
+        self._seq = -1
+
+    def current(self) -> IdentityGraph:
+        stored = self._table.get(self._SEQ)
+        seq = int(stored) if stored is not None else 0
+        if self._graph is None or seq != self._seq:
+            entries = (
+                (key.decode(), orjson.loads(value))
+                for key, value in self._table.items()
+                if key != self._SEQ
+            )
+            self._graph = IdentityGraph.from_entries(entries, self._policy)
+            self._seq = seq
+            log.info("identity graph loaded", extra={"identifiers": len(self._graph)})
+        return self._graph
+
+    def write(self, entries: dict[str, Entry]) -> None:
+        for key, entry in entries.items():
+            self._table[key.encode()] = orjson.dumps(entry)
+        self._seq += 1
+        self._table[self._SEQ] = str(self._seq).encode()
 
 
 def fail_fast(what: str, error: BaseException) -> NoReturn:

@@ -1,41 +1,71 @@
 """Every metric the stream workers export. Names match ``deploy/prometheus/rules``.
 
-Counters and histograms only (no gauges of totals): Prometheus sums them
-across workers, so a rebalance never leaves a stale value behind.
-No customer identifiers ever appear as labels.
+Counters and histograms only, summed by Prometheus across workers, so a
+rebalance never leaves a stale value behind. The one gauge,
+``touchpoints_source_last_event_timestamp_seconds``, is the newest event time
+a worker has seen per source and touchpoint (a late POS batch shows on
+``checkout_counter`` while queue sensors stay fresh): it only ever rises, and the rules read it as
+``max`` across workers, so a worker that lost the source's partitions in a
+rebalance keeps an older value that the max ignores (and a worker that died
+stops being scraped). No customer identifiers ever appear as labels.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from schemas.deadletter import DeadLetter
 from schemas.events import TouchpointEvent
+from schemas.scores import Degradation, InteractionScore
 from stream_processors.labels import LabelGuard
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 WAIT_BUCKETS = (5, 15, 30, 60, 120, 180, 300, 600, 900, 1800)
+SCORE_BUCKETS = (10, 20, 30, 40, 50, 60, 70, 75, 80, 90, 100)
+ERROR_SIGNALS = frozenset({"server_error", "client_error", "error_event", "failed", "ivr_failed"})
+"""Score drivers that mean something broke (not a customer choice): the errors counter."""
 
 
 class IngestMetrics:
-    """Counters for what ingest saw, per source, touchpoint and (guarded) location."""
+    """What ingest saw and scored, per source, touchpoint and (guarded) location."""
 
     def __init__(self, registry: CollectorRegistry, max_locations: int = 200) -> None:
         self._location = LabelGuard(max_locations)
         labels = ("source", "touchpoint", "location")
-        self.events = Counter(
-            "touchpoints_events",
-            "Valid touchpoint events ingested.",
-            labels,
-            registry=registry,
-        )
-        self.friction = Counter(
+
+        def counter(name: str, text: str, names: tuple[str, ...] = labels) -> Counter:
+            return Counter(name, text, names, registry=registry)
+
+        self.events = counter("touchpoints_events", "Valid touchpoint events (interactions).")
+        self.friction = counter(
             "touchpoints_friction_events",
             "Valid events whose interaction failed, was abandoned or hurt the customer.",
+        )
+        self.errors = counter(
+            "touchpoints_errors", "Events where something broke (5xx/4xx, failed IVR or payment)."
+        )
+        self.experiences = counter(
+            "touchpoints_experiences",
+            "Scored events by experience class (good, neutral, bad) from the scoring rules.",
+            (*labels, "experience"),
+        )
+        self.score = Histogram(
+            "touchpoints_score",
+            "Interaction scores (0-100); _sum/_count give the mean score.",
             labels,
+            buckets=SCORE_BUCKETS,
             registry=registry,
+        )
+        self.sla_measured = counter(
+            "touchpoints_sla_measured", "Events with an operational target (wait, latency)."
+        )
+        self.sla_met = counter("touchpoints_sla_met", "Events that met their operational target.")
+        self.reported = counter(
+            "touchpoints_reported_experiences",
+            "Survey answers by the touchpoint they are about and how the customer felt.",
+            ("touchpoint", "experience"),
         )
         self.wait = Histogram(
             "touchpoints_wait_seconds",
@@ -51,23 +81,101 @@ class IngestMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.dead_letters = Counter(
-            "touchpoints_dead_letters",
-            "Inputs sent to the dead-letter topic.",
-            ("stage", "reason"),
+        self.last_event = Gauge(
+            "touchpoints_source_last_event_timestamp_seconds",
+            "Newest event time (occurred_at, Unix seconds) this worker saw per source, touchpoint.",
+            ("source", "touchpoint"),
             registry=registry,
         )
+        self._newest: dict[tuple[str, str], float] = {}
+        self.dead_letters = counter(
+            "touchpoints_dead_letters", "Inputs sent to the dead-letter topic.", ("stage", "reason")
+        )
 
-    def accepted(self, event: TouchpointEvent, now: datetime) -> None:
+    def accepted(self, event: TouchpointEvent, score: InteractionScore, now: datetime) -> None:
+        """Count one valid event and its score. ``now`` is when ingest validated it."""
         labels = (event.source, event.touchpoint, self._location(event.location))
         self.events.labels(*labels).inc()
         if event.payload.friction():
             self.friction.labels(*labels).inc()
+        if any(d.signal in ERROR_SIGNALS for d in score.drivers):
+            self.errors.labels(*labels).inc()
+        self.experiences.labels(*labels, score.experience).inc()
+        self.score.labels(*labels).observe(score.score)
+        if score.sla_met is not None:
+            self.sla_measured.labels(*labels).inc()
+            if score.sla_met:
+                self.sla_met.labels(*labels).inc()
+        if score.survey is not None:
+            self.reported.labels(score.survey.about_touchpoint, score.experience).inc()
         wait = event.payload.measured_wait()
         if wait is not None:
             self.wait.labels(*labels).observe(wait)
         latency = (now - event.occurred_at).total_seconds()
         self.ingest_latency.labels(event.source).observe(max(latency, 0.0))
+        self._seen(event.source, event.touchpoint, event.occurred_at.timestamp())
 
     def rejected(self, dead_letter: DeadLetter) -> None:
         self.dead_letters.labels(dead_letter.stage.value, dead_letter.reason.value).inc()
+
+    def _seen(self, source: str, touchpoint: str, occurred: float) -> None:
+        if occurred > self._newest.get((source, touchpoint), float("-inf")):
+            self._newest[(source, touchpoint)] = occurred
+            self.last_event.labels(source, touchpoint).set(occurred)
+
+
+class HealthMetrics:
+    """What the health stage found: degradations, late events, and the scores' ground truth.
+
+    Ground truth pairs a survey answer (``y``, the survey's own score, 0-100)
+    with the behavioural score of the interaction it is about (``x``), per
+    touchpoint. Prometheus derives the mean absolute error and Pearson's
+    correlation from these sums over any window (``docs/alerts.md``).
+    """
+
+    def __init__(self, registry: CollectorRegistry, max_locations: int = 200) -> None:
+        self._location = LabelGuard(max_locations)
+
+        def counter(name: str, text: str, names: tuple[str, ...] = ("touchpoint",)) -> Counter:
+            return Counter(name, text, names, registry=registry)
+
+        self.degradations = counter(
+            "touchpoints_degradations",
+            "Degradations the stream detected against the touchpoint's own baseline.",
+            ("touchpoint", "location"),
+        )
+        self.late = counter(
+            "touchpoints_health_late_events",
+            "Scores that arrived after their event-time window had closed (not counted).",
+        )
+        self.pairs = counter("touchpoints_truth_pairs", "Survey answers paired with their score.")
+        self.x = counter("touchpoints_truth_score", "Sum of behavioural scores x of the pairs.")
+        self.y = counter("touchpoints_truth_answer", "Sum of survey scores y of the pairs.")
+        self.xx = counter("touchpoints_truth_score_squared", "Sum of x squared.")
+        self.yy = counter("touchpoints_truth_answer_squared", "Sum of y squared.")
+        self.xy = counter("touchpoints_truth_product", "Sum of x times y.")
+        self.abs_error = counter("touchpoints_truth_abs_error", "Sum of |x - y|, in points.")
+        self.unpaired = counter(
+            "touchpoints_truth_unpaired",
+            "Survey answers whose interaction's score was not found (no event id, or not seen).",
+            ("touchpoint", "reason"),
+        )
+
+    def degraded(self, degradation: Degradation) -> None:
+        location = self._location(degradation.location)
+        self.degradations.labels(degradation.touchpoint, location).inc()
+
+    def late_event(self, touchpoint: str) -> None:
+        self.late.labels(touchpoint).inc()
+
+    def paired(self, touchpoint: str, score: float, answer: float) -> None:
+        self.pairs.labels(touchpoint).inc()
+        self.x.labels(touchpoint).inc(score)
+        self.y.labels(touchpoint).inc(answer)
+        self.xx.labels(touchpoint).inc(score * score)
+        self.yy.labels(touchpoint).inc(answer * answer)
+        self.xy.labels(touchpoint).inc(score * answer)
+        self.abs_error.labels(touchpoint).inc(abs(score - answer))
+
+    def not_paired(self, touchpoint: str, reason: str) -> None:
+        self.unpaired.labels(touchpoint, reason).inc()

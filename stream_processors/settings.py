@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stream_processors.health import DetectorPolicy
 from stream_processors.ingest import IngestPolicy
 
 
@@ -23,10 +25,39 @@ class WorkerSettings(BaseSettings):
     max_future_skew_seconds: float = Field(default=86_400, gt=0)
     max_event_age_seconds: float = Field(default=30 * 86_400, gt=0)
     max_locations: int = Field(default=200, ge=1, description="metric label cardinality guard")
+    # Scoring: None uses the rules bundled with the package (rules/scoring-v1.toml).
+    scoring_rules_path: Path | None = None
+    # Health stage (stream_processors/health.py): event-time windows vs baseline.
+    health_window_seconds: float = Field(default=60, gt=0)
+    health_allowed_lateness_seconds: float = Field(default=10, ge=0)
+    health_min_events: int = Field(default=20, ge=1)
+    health_warmup_windows: int = Field(default=3, ge=1)
+    health_ewma_alpha: float = Field(default=0.3, gt=0, le=1)
+    health_bad_ratio_factor: float = Field(default=2.0, ge=1)
+    health_bad_ratio_margin: float = Field(default=0.15, ge=0, le=1)
+    health_score_drop: float = Field(default=15, gt=0, le=100)
+    health_max_customers: int = Field(default=1000, ge=1)
+    # Must equal the partitions of tp.scores-by-touchpoint: Faust refuses a table
+    # whose changelog is partitioned unlike its source (PartitionsMismatch).
+    health_table_partitions: int = Field(default=4, ge=1)
+    truth_recent_scores: int = Field(default=100_000, ge=1)
 
     def ingest_policy(self) -> IngestPolicy:
         return IngestPolicy(
             max_event_bytes=self.max_event_bytes,
             max_future_skew=timedelta(seconds=self.max_future_skew_seconds),
             max_event_age=timedelta(seconds=self.max_event_age_seconds),
+        )
+
+    def health_policy(self) -> DetectorPolicy:
+        return DetectorPolicy(
+            window=timedelta(seconds=self.health_window_seconds),
+            allowed_lateness=timedelta(seconds=self.health_allowed_lateness_seconds),
+            min_events=self.health_min_events,
+            warmup_windows=self.health_warmup_windows,
+            ewma_alpha=self.health_ewma_alpha,
+            bad_ratio_factor=self.health_bad_ratio_factor,
+            bad_ratio_margin=self.health_bad_ratio_margin,
+            score_drop=self.health_score_drop,
+            max_customers=self.health_max_customers,
         )

@@ -28,7 +28,7 @@ from touchpoints.simulate import simulate
 
 Echo = Callable[[str], None]
 
-ALERT = "TouchpointsFrictionHigh"
+ALERT = "TouchpointsBadExperienceFastBurn"  # deploy/prometheus/rules/touchpoints.yml
 
 
 class DemoError(RuntimeError):

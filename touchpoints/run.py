@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 import faust
@@ -14,9 +15,11 @@ from prometheus_client import REGISTRY, disable_created_metrics, start_http_serv
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import TableInserter, connect
 from sinks.metrics import WriterMetrics
+from sinks.routes import routes
 from sinks.settings import WriterSettings
 from sinks.writer import ClickHouseWriter
 from stream_processors.app import build_app
+from stream_processors.journey_settings import JourneySettings
 from stream_processors.settings import WorkerSettings
 from touchpoints.logs import LogSettings, dict_config
 
@@ -30,10 +33,33 @@ class NotMigratedError(RuntimeError):
     """The writer's tables are missing: migrations were not applied."""
 
 
-def run_worker(kafka: KafkaSettings, worker: WorkerSettings, logs: LogSettings) -> None:
+class MissingTopicError(RuntimeError):
+    """A pipeline topic does not exist: `touchpoints topics create` was not run."""
+
+
+def partitions_of(kafka: KafkaSettings, topic: str, timeout: float = 30.0) -> int:
+    """How many partitions ``topic`` has, waiting up to ``timeout`` for its metadata."""
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        deadline = time.monotonic() + timeout
+        while not (found := consumer.partitions_for_topic(topic)):
+            if time.monotonic() > deadline:
+                raise MissingTopicError(
+                    f"topic {topic} not found after {timeout:.0f}s: run `touchpoints topics create`"
+                )
+            time.sleep(0.5)
+        return len(found)
+    finally:
+        consumer.close()
+
+
+def run_worker(
+    kafka: KafkaSettings, worker: WorkerSettings, journeys: JourneySettings, logs: LogSettings
+) -> None:
     """Serve metrics and run the Faust worker until SIGTERM/SIGINT."""
+    partitions = partitions_of(kafka, kafka.topics.journey_commands)
     start_http_server(worker.metrics_port, addr=worker.metrics_host, registry=REGISTRY)
-    app = build_app(kafka, worker, REGISTRY)
+    app = build_app(kafka, worker, journeys, REGISTRY, journey_partitions=partitions)
     faust.Worker(
         app,
         loglevel=logs.level,
@@ -46,9 +72,8 @@ def run_writer(
 ) -> None:
     """Serve metrics and copy result topics into ClickHouse until SIGTERM/SIGINT."""
     client = connect(clickhouse)
-    missing = [
-        t for t in ("events", "dead_letters") if not client.execute(f"EXISTS TABLE {t}")[0][0]
-    ]
+    tables = [route.table.name for route in routes(kafka.topics).values()]
+    missing = [t for t in tables if not client.execute(f"EXISTS TABLE {t}")[0][0]]
     if missing:
         raise NotMigratedError(
             f"tables {', '.join(missing)} missing in database {clickhouse.database}: "

@@ -42,10 +42,6 @@ def test_the_demo_stores_every_event_and_its_incident_fires_an_alert(isolated: I
     stored = query(isolated, "SELECT count() FROM events FINAL")[0][0]
     kept = query(isolated, "SELECT count() FROM dead_letters FINAL")[0][0]
     assert (stored, kept) == (valid, invalid)
-    assert re.search(
-        r"FIRING\s+TouchpointsFrictionHigh\s+location=site:www .*touchpoint=checkout", output
-    )
-    assert (
-        "TouchpointsFrictionHigh"
-        not in output.split("touchpoint=checkout")[-1].split("Where to look")[0]
-    )
+    alert = "TouchpointsBadExperienceFastBurn"
+    assert re.search(rf"FIRING\s+{alert}\s+job=\S+ location=site:www .*touchpoint=checkout", output)
+    assert alert not in output.split("touchpoint=checkout")[-1].split("Where to look")[0]

@@ -1,0 +1,86 @@
+"""The bench's table and JSON document (pure)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from touchpoints.bench.report import SECTIONS, compare, flatten, number, render
+from touchpoints.bench.stats import latency_of
+
+
+def a_doc(scale: float = 1.0, run_id: str = "bench-a") -> dict[str, Any]:
+    latency = latency_of([10.0 * scale, 20.0 * scale, 30.0 * scale])
+    assert latency is not None
+    return {
+        "schema": "touchpoints-bench/1",
+        "run": {"id": run_id, "started_at": "2026-11-23T14:00:00+00:00", "duration_s": 300.0,
+                "options": {"events": 1000}, "load_start": [3.5, 2.0, 1.0],
+                "load_end": [4.0, 3.0, 2.0], "command": "touchpoints bench"},
+        "environment": {
+            "machine": {"cores": 2, "memory_gib": 23.5, "cpu": "AMD EPYC"},
+            "versions": {"python": "3.11.7", "clickhouse-server": "18.16.1"},
+        },
+        "ceilings": {"produce_per_s": 40_000.0 * scale, "consume_per_s": 90_000.0,
+                     "copy_per_s": 20_000.0, "insert_rows_per_s": 100_000.0,
+                     "faust_noop_per_s": 9_000.0},
+        "stages": [
+            {"name": "ingest", "processes": "worker", "status": "ok", "per_s": 4_000.0 * scale,
+             "wall_per_s": 3_000.0, "seconds": 10.0},
+            {"name": "journeys", "processes": "worker", "status": "n/a: no topic x.journeys",
+             "per_s": None, "wall_per_s": None, "seconds": None},
+        ],
+        "writer_replay": {"rows_per_s": 50_000.0, "rows": 1000},
+        "steady": {"target_per_s": 2_800.0, "achieved_per_s": 2_790.0, "seconds": 60.0,
+                   "lag_at_end": 12, "event_to_output_ms": latency.as_dict(),
+                   "event_to_consumer_ms": None, "event_to_queryable_ms": latency.as_dict()},
+        "memory": {"peak_rss_mib": {"worker": 150.0, "writer": None},
+                   "worker_rss_mib": [[1.0, 100.0], [2.0, 120.0], [3.0, 110.0]]},
+        "ratios": {"pipeline_over_copy": 0.2, "writer_over_insert": None},
+    }  # fmt: skip
+
+
+def test_the_table_shows_every_section_and_says_n_a_for_missing_figures() -> None:
+    text = render(a_doc())
+    for heading in ("Ceilings", "Pipeline catch-up", "Writer replay", "Steady phase",
+                    "Peak RSS", "Ratios"):  # fmt: skip
+        assert heading in text
+    assert "2 cores, 23.5 GiB" in text and "load avg 1m 3.50 at start" in text
+    assert "bare kafka-python produce" in text and "40,000" in text
+    ingest = next(line for line in text.splitlines() if line.strip().startswith("ingest"))
+    assert "4,000" in ingest and "3,000" in ingest
+    journeys = next(line for line in text.splitlines() if line.strip().startswith("journeys"))
+    assert "n/a" in journeys and "no topic x.journeys" in journeys
+    queryable = next(line for line in text.splitlines() if "queryable" in line)
+    assert "20.0" in queryable  # the p50 of 10, 20, 30
+    consumer = next(line for line in text.splitlines() if "read by a consumer" in line)
+    assert "n/a" in consumer
+    assert "first 100, max 120, last 110 MiB" in text
+
+
+def test_the_document_survives_json_and_has_every_section() -> None:
+    doc = json.loads(json.dumps(a_doc()))
+    assert set(SECTIONS) <= set(doc)
+    assert render(doc) == render(a_doc())
+
+
+def test_flatten_keys_stages_by_name_and_skips_non_numbers() -> None:
+    flat = flatten(a_doc())
+    assert flat["stages.ingest.per_s"] == 4_000.0
+    assert flat["steady.event_to_output_ms.p50"] == 20.0
+    assert "environment.machine.cpu" not in flat
+    assert "stages.journeys.per_s" not in flat  # None is not a figure
+
+
+def test_compare_puts_two_runs_side_by_side_with_their_ratio() -> None:
+    text = compare(a_doc(1.0, "bench-a"), a_doc(2.0, "bench-b"))
+    line = next(row for row in text.splitlines() if row.startswith("stages.ingest.per_s"))
+    assert "4,000.0" in line and "8,000.0" in line and line.rstrip().endswith("2.00")
+    assert "A bench-a" in text and "B bench-b" in text
+    assert not any(row.startswith("run.") for row in text.splitlines())
+
+
+def test_numbers_for_people() -> None:
+    assert number(None) == "n/a"
+    assert number(12345.678) == "12,346"
+    assert number(0.256, 2) == "0.26"

@@ -1,0 +1,73 @@
+"""CPU cost per record of each step the worker and writer run, outside Faust and Kafka.
+
+``python -m touchpoints.bench.micro [events]`` times (``time.process_time``,
+so other processes on the machine barely move it) the pure steps on the same
+simulator events the bench sends, and prints microseconds per record. It
+shows what a faster decode or encode would buy before anyone changes the
+pipeline; the bench's py-spy profiles show the rest (Faust, aiokafka, I/O).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+
+from schemas.deadletter import Origin
+from schemas.events import EVENT_ADAPTER, TouchpointEvent, encode_event
+from sinks.rows import Record, event_row
+from stream_processors.ingest import Accepted, IngestPolicy, ingest
+from stream_processors.metrics import IngestMetrics
+from stream_processors.score_records import score_record
+from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
+from touchpoints.bench.workload import build
+
+
+def per_record_us(step: Callable[[bytes], object], values: list[bytes], repeat: int = 3) -> float:
+    """The best of ``repeat`` passes, in CPU microseconds per record."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        for value in values:
+            step(value)
+        best = min(best, time.process_time() - started)
+    return best / len(values) * 1e6
+
+
+def main(count: int = 20_000) -> None:
+    events = build(count, seed=7, invalid_ratio=0.0, pii_key=b"touchpoints-local-development-key")
+    values = events.values
+    now = datetime.now(UTC)
+    origin = Origin(topic="tp.raw", partition=0, offset=0, timestamp=now, key="k")
+    policy = IngestPolicy()
+    rules = load_rules(BUNDLED_RULES)
+    metrics = IngestMetrics(CollectorRegistry(), max_locations=200)
+    parsed: dict[bytes, TouchpointEvent] = {v: EVENT_ADAPTER.validate_json(v) for v in values}
+    scores = {v: score_record(e, rules, now) for v, e in parsed.items()}
+
+    def ingest_step(value: bytes) -> object:
+        result = ingest(value, origin, now, policy)
+        assert isinstance(result, Accepted)
+        return result
+
+    steps: dict[str, Callable[[bytes], object]] = {
+        "worker: ingest (orjson + validate_python + checks)": ingest_step,
+        "worker: encode_event (model_dump_json)": lambda v: encode_event(parsed[v]),
+        "worker: score_record": lambda v: score_record(parsed[v], rules, now),
+        "worker: score.encode": lambda v: scores[v].encode(),
+        "worker: metrics.accepted": lambda v: metrics.accepted(parsed[v], scores[v], now),
+        "writer: event_row (validate_json + payload dump)": lambda v: event_row(
+            Record("tp.events", 0, 0, b"k", v, 0), now
+        ),
+        "reference: EVENT_ADAPTER.validate_json": EVENT_ADAPTER.validate_json,
+    }
+    print(f"{len(values):,} events, {events.mean_bytes:.0f} bytes on average; CPU us per record")
+    for name, step in steps.items():
+        print(f"  {name:<52}{per_record_us(step, values):8.1f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)

@@ -145,12 +145,18 @@ def db_migrate(dry_run: bool) -> None:
 @cli.command()
 @click.option("--metrics-port", type=int, help="Port for /metrics (default 9101).")
 def worker(metrics_port: int | None) -> None:
-    """Run a Faust stream worker (ingest: validate, route to events or dead letters)."""
+    """Run a Faust stream worker: ingest, identity stitching and journeys.
+
+    Several workers with the same app id share the partitions; stitching runs
+    on whichever one holds the single identity partition.
+    """
+    from stream_processors.journey_settings import JourneySettings
     from touchpoints.run import run_worker
 
     run_worker(
         load(KafkaSettings),
         load(WorkerSettings, metrics_port=metrics_port),
+        load(JourneySettings),
         load(logs.LogSettings),
     )
 
@@ -357,6 +363,17 @@ def report(minutes: int) -> None:
     since = datetime.now(UTC) - timedelta(minutes=minutes)
     metrics = metrics_urls(load(WorkerSettings), load(WriterSettings))
     click.echo(render(collect(clickhouse, urls, since), urls, clickhouse, metrics))
+
+
+# Command groups that live in modules of their own (imported last: they import ``load``).
+from touchpoints.bench.cli import bench_command as _bench  # noqa: E402
+from touchpoints.cli_collector import collector as _collector  # noqa: E402
+from touchpoints.cli_feed import feed as _feed  # noqa: E402
+from touchpoints.cli_journey import journey as _journey  # noqa: E402
+from touchpoints.cli_source import source as _source  # noqa: E402
+
+for _command in (_source, _collector, _feed, _journey, _bench):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -27,6 +27,9 @@ CLICKHOUSE_PORT=${TOUCHPOINTS_STACK_CLICKHOUSE_PORT:-9000}
 CLICKHOUSE_HTTP_PORT=${TOUCHPOINTS_STACK_CLICKHOUSE_HTTP_PORT:-8123}
 PROMETHEUS_PORT=${TOUCHPOINTS_STACK_PROMETHEUS_PORT:-9090}
 ALERTMANAGER_PORT=${TOUCHPOINTS_STACK_ALERTMANAGER_PORT:-9093}
+# Optional second Kafka listener, SASL_SSL with SCRAM-SHA-512 (off when empty).
+KAFKA_SASL_PORT=${TOUCHPOINTS_STACK_KAFKA_SASL_PORT:-}
+KAFKA_SCRAM_USER=${TOUCHPOINTS_STACK_KAFKA_SCRAM_USER:-touchpoints}
 # Seconds each service may take to become healthy.
 START_TIMEOUT=${TOUCHPOINTS_STACK_START_TIMEOUT:-120}
 # Seconds a service may take to stop after SIGTERM before it gets SIGKILL.
@@ -72,6 +75,9 @@ Commands:
   down            stop the services this script started (SIGTERM, then SIGKILL after ${STOP_TIMEOUT}s)
   status          one line per service; exit 0 if all are running and healthy, 3 otherwise
   logs [SERVICE]  last 100 lines of the log of SERVICE (${SERVICES[*]}) or of all
+  start SERVICE   start one service (already installed) and wait until it is healthy
+  stop SERVICE    stop one service (SIGTERM, then SIGKILL after ${STOP_TIMEOUT}s)
+  kill SERVICE    SIGKILL one service at once (fault tests: a crash, not a shutdown)
   reset           down, then delete the state dir
   help            this text
 
@@ -83,6 +89,10 @@ Environment (defaults in brackets):
   TOUCHPOINTS_STACK_CLICKHOUSE_HTTP_PORT   ClickHouse HTTP [8123]
   TOUCHPOINTS_STACK_PROMETHEUS_PORT        Prometheus [9090]
   TOUCHPOINTS_STACK_ALERTMANAGER_PORT      Alertmanager [9093]
+  TOUCHPOINTS_STACK_KAFKA_SASL_PORT        also listen with SASL_SSL (SCRAM-SHA-512, TLS with a
+                                           locally generated CA) on this port [off]; the CA,
+                                           user and password are in <state>/kafka/tls/
+  TOUCHPOINTS_STACK_KAFKA_SCRAM_USER       the SCRAM user created for that listener [touchpoints]
   TOUCHPOINTS_STACK_START_TIMEOUT          seconds to wait for each service to be healthy [120]
   TOUCHPOINTS_STACK_STOP_TIMEOUT           seconds between SIGTERM and SIGKILL on down [20]
 
@@ -91,17 +101,22 @@ EOF
 }
 
 check_settings() {
-  local name value
+  local name value optional=()
+  [[ -z $KAFKA_SASL_PORT ]] || optional=(KAFKA_SASL_PORT)
+  [[ $KAFKA_SCRAM_USER =~ ^[A-Za-z0-9._-]+$ ]] ||
+    die "TOUCHPOINTS_STACK_KAFKA_SCRAM_USER must be letters, digits, '.', '_' or '-', got '$KAFKA_SCRAM_USER'"
   for name in KAFKA_PORT KAFKA_CONTROLLER_PORT CLICKHOUSE_PORT CLICKHOUSE_HTTP_PORT \
-    PROMETHEUS_PORT ALERTMANAGER_PORT START_TIMEOUT STOP_TIMEOUT; do
+    PROMETHEUS_PORT ALERTMANAGER_PORT START_TIMEOUT STOP_TIMEOUT "${optional[@]}"; do
     value=${!name}
     if ! [[ $value =~ ^[0-9]+$ ]] || ((value < 1 || value > 65535)); then
       die "TOUCHPOINTS_STACK_$name must be a number between 1 and 65535, got '$value'"
     fi
   done
   local ports
+  # shellcheck disable=SC2086 # the optional SASL port is empty or one word
   ports=$(printf '%s\n' "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$CLICKHOUSE_PORT" \
-    "$CLICKHOUSE_HTTP_PORT" "$PROMETHEUS_PORT" "$ALERTMANAGER_PORT" | sort | uniq -d | tr '\n' ' ')
+    "$CLICKHOUSE_HTTP_PORT" "$PROMETHEUS_PORT" "$ALERTMANAGER_PORT" $KAFKA_SASL_PORT |
+    sort | uniq -d | tr '\n' ' ')
   [[ -z $ports ]] || die "each service port must be different, but ${ports% } is used twice (see: $PROG help)"
   [[ $STATE_DIR != "" && $STATE_DIR != "$REPO_DIR" && $STATE_DIR != "${HOME:-/}" ]] ||
     die "refusing to use '$STATE_DIR' as the state dir: set TOUCHPOINTS_STACK_DIR to a dedicated folder"
@@ -266,11 +281,22 @@ stop_service() {
   say "$(printf '%-13s' "$service") stopped (pid $pid, $(elapsed "$start"))"
 }
 
+# started_pid SERVICE: service_pid, allowing the just-forked shell a moment to
+# exec the service (until then its command line does not name the state dir).
+started_pid() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    service_pid "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # ------------------------------------------------------ per-service facts
 
 service_ports() {
   case $1 in
-    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
+    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT${KAFKA_SASL_PORT:+ $KAFKA_SASL_PORT}" ;;
     clickhouse) echo "$CLICKHOUSE_PORT $CLICKHOUSE_HTTP_PORT" ;;
     prometheus) echo "$PROMETHEUS_PORT" ;;
     alertmanager) echo "$ALERTMANAGER_PORT" ;;
@@ -279,7 +305,7 @@ service_ports() {
 
 service_address() {
   case $1 in
-    kafka) echo "kafka://$HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT)" ;;
+    kafka) echo "kafka://$HOST:$KAFKA_PORT${KAFKA_SASL_PORT:+ sasl_ssl://$HOST:$KAFKA_SASL_PORT} (controller $HOST:$KAFKA_CONTROLLER_PORT)" ;;
     clickhouse) echo "tcp://$HOST:$CLICKHOUSE_PORT http://$HOST:$CLICKHOUSE_HTTP_PORT" ;;
     prometheus) echo "http://$HOST:$PROMETHEUS_PORT" ;;
     alertmanager) echo "http://$HOST:$ALERTMANAGER_PORT" ;;
@@ -415,16 +441,22 @@ cmd_install() {
 # ------------------------------------------------------------------ kafka
 
 kafka_render() {
-  local props="$KAFKA_DIR/server.properties"
+  local props="$KAFKA_DIR/server.properties" listeners protocols
   mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
+  listeners="PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT"
+  protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  if [[ -n $KAFKA_SASL_PORT ]]; then
+    listeners+=",SASL_SSL://$HOST:$KAFKA_SASL_PORT"
+    protocols+=",SASL_SSL:SASL_SSL"
+  fi
   cat >"$props.tmp" <<EOF
 # Generated by $PROG on each start: edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listeners=$listeners
+advertised.listeners=$listeners
+listener.security.protocol.map=$protocols
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$KAFKA_DIR/data
@@ -439,7 +471,84 @@ group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 log.segment.bytes=268435456
 EOF
+  [[ -z $KAFKA_SASL_PORT ]] || kafka_sasl_properties >>"$props.tmp"
   mv -f -- "$props.tmp" "$props"
+}
+
+# ------------------------------------------------- kafka SASL_SSL listener
+
+KAFKA_TLS_DIR="$KAFKA_DIR/tls"
+
+# secret_file FILE: prints the secret kept in FILE, creating a random one first.
+secret_file() {
+  local file=$1
+  mkdir -p "$(dirname -- "$file")"
+  if [[ ! -s $file ]]; then
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
+  fi
+  cat -- "$file"
+}
+
+# A local CA and a broker certificate for 127.0.0.1/localhost, made once with
+# openssl; clients trust <tls>/ca.crt. The broker reads a PKCS12 keystore.
+kafka_tls_generate() {
+  local dir=$KAFKA_TLS_DIR store_password
+  [[ -s $dir/broker.p12 && -s $dir/ca.crt ]] && return 0
+  command -v openssl >/dev/null 2>&1 ||
+    die "kafka: the SASL_SSL listener needs openssl to make its certificates"
+  mkdir -p "$dir"
+  store_password=$(secret_file "$dir/keystore.password")
+  say "kafka: generating a local CA and a broker certificate in $dir"
+  (
+    cd "$dir" || exit 1
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 825 \
+      -subj "/CN=touchpoints local CA" -keyout ca.key -out ca.crt &&
+      openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=$HOST" \
+        -keyout broker.key -out broker.csr &&
+      printf 'subjectAltName=IP:%s,DNS:localhost\nextendedKeyUsage=serverAuth\n' "$HOST" >broker.ext &&
+      openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 \
+        -days 825 -extfile broker.ext -out broker.crt &&
+      openssl pkcs12 -export -in broker.crt -inkey broker.key -certfile ca.crt -name broker \
+        -passout "pass:$store_password" -out broker.p12 &&
+      chmod 600 ca.key broker.key broker.p12
+  ) >"$dir/openssl.log" 2>&1 || {
+    cat "$dir/openssl.log" >&2
+    die "kafka: generating the TLS certificates failed (see $dir/openssl.log)"
+  }
+}
+
+kafka_sasl_properties() {
+  local store_password
+  store_password=$(secret_file "$KAFKA_TLS_DIR/keystore.password")
+  cat <<EOF
+# SASL_SSL listener (TOUCHPOINTS_STACK_KAFKA_SASL_PORT): SCRAM-SHA-512 over TLS.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$KAFKA_TLS_DIR/broker.p12
+listener.name.sasl_ssl.ssl.keystore.password=$store_password
+listener.name.sasl_ssl.ssl.key.password=$store_password
+EOF
+}
+
+# Creates (or updates) the SCRAM user through the PLAINTEXT listener, once per
+# password; the credential lives in the cluster metadata, so it survives restarts.
+kafka_scram_user() {
+  local password marker="$KAFKA_TLS_DIR/scram.applied" want
+  password=$(secret_file "$KAFKA_TLS_DIR/scram.password")
+  echo "$KAFKA_SCRAM_USER" >"$KAFKA_TLS_DIR/scram.user"
+  want=$(printf '%s:%s' "$KAFKA_SCRAM_USER" "$password" | sha256sum | cut -d' ' -f1)
+  [[ -f $marker && $(<"$marker") == "$want" ]] && return 0
+  kafka_java_command
+  "${KAFKA_JAVA[@]}" kafka.admin.ConfigCommand --bootstrap-server "$HOST:$KAFKA_PORT" --alter \
+    --add-config "SCRAM-SHA-512=[iterations=8192,password=$password]" \
+    --entity-type users --entity-name "$KAFKA_SCRAM_USER" >"$KAFKA_DIR/logs/scram.log" 2>&1 || {
+    tail -n 20 -- "$KAFKA_DIR/logs/scram.log" >&2
+    die "kafka: creating the SCRAM user $KAFKA_SCRAM_USER failed: see $KAFKA_DIR/logs/scram.log"
+  }
+  echo "$want" >"$marker"
+  say "kafka: SCRAM-SHA-512 user '$KAFKA_SCRAM_USER' ready (password in $KAFKA_TLS_DIR/scram.password, CA $KAFKA_TLS_DIR/ca.crt)"
 }
 
 # The java command line of the Kafka server and its tools (without main class).
@@ -474,6 +583,7 @@ kafka_format() {
 }
 
 kafka_start() {
+  [[ -z $KAFKA_SASL_PORT ]] || kafka_tls_generate
   kafka_render
   kafka_format
   kafka_java_command
@@ -613,10 +723,11 @@ cmd_up() {
     started[$service]=1
   done
   for service in "${SERVICES[@]}"; do
-    pid=$(service_pid "$service") ||
+    pid=$(started_pid "$service") ||
       die "$service exited right after its start: see $(service_logs "$service" | cut -d' ' -f1) (or: $PROG logs $service)"
     wait_healthy "$service" "$pid"
   done
+  [[ -z $KAFKA_SASL_PORT ]] || kafka_scram_user
   [[ -n ${started[prometheus]:-} ]] || prometheus_refresh
   [[ -n ${started[alertmanager]:-} ]] || alertmanager_refresh
   for service in "${SERVICES[@]}"; do
@@ -626,6 +737,62 @@ cmd_up() {
     say "$(printf '%-13s %-8s %-62s pid %s' "$service" "$state" "$(service_address "$service")" "$pid")"
   done
   say "up in $(elapsed "$start") (state dir $STATE_DIR)"
+}
+
+check_service_name() {
+  case ${1:-} in
+    kafka | clickhouse | prometheus | alertmanager) ;;
+    *)
+      warn "name one service: ${SERVICES[*]}"
+      exit 2
+      ;;
+  esac
+}
+
+# start SERVICE: one service, already installed (fault tests restart what they stopped).
+cmd_start() {
+  local service=${1:-} pid start
+  check_service_name "$service"
+  start=$(now_ms)
+  init_state_dir
+  lock_state_dir
+  if pid=$(service_pid "$service"); then
+    check_running_ports "$service"
+    say "$(printf '%-13s running  pid %s' "$service" "$pid")"
+    return 0
+  fi
+  rm -f -- "$(pid_file "$service")"
+  ensure_ports_free "$service"
+  "${service}_start"
+  pid=$(started_pid "$service") ||
+    die "$service exited right after its start: see $(service_logs "$service" | cut -d' ' -f1)"
+  wait_healthy "$service" "$pid"
+  [[ $service != kafka || -z $KAFKA_SASL_PORT ]] || kafka_scram_user
+  say "$(printf '%-13s started  %s pid %s in %s' "$service" "$(service_address "$service")" "$pid" "$(elapsed "$start")")"
+}
+
+cmd_stop() {
+  check_service_name "${1:-}"
+  [[ -d $RUN_DIR ]] || return 0
+  lock_state_dir
+  stop_service "$1"
+}
+
+# kill SERVICE: SIGKILL, no shutdown at all (what the OOM killer or a crash does).
+cmd_kill() {
+  local service=${1:-} pid i
+  check_service_name "$service"
+  if ! pid=$(service_pid "$service"); then
+    say "$(printf '%-13s not running' "$service")"
+    return 0
+  fi
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  rm -f -- "$(pid_file "$service")" "$RUN_DIR/$service.ports"
+  say "$(printf '%-13s killed (SIGKILL, pid %s)' "$service" "$pid")"
 }
 
 cmd_down() {
@@ -737,6 +904,9 @@ main() {
     status) cmd_status ;;
     logs) cmd_logs "$@" ;;
     reset) cmd_reset ;;
+    start) cmd_start "${1:-}" ;;
+    stop) cmd_stop "${1:-}" ;;
+    kill) cmd_kill "${1:-}" ;;
     *)
       usage >&2
       warn "unknown command '$command'"

@@ -1,0 +1,87 @@
+"""A second local stack for fault tests, on ports of its own, that the tests may break.
+
+Fault scenarios stop ClickHouse and restart Kafka; the shared stack on the
+default ports must never be touched, so these tests bring up their own
+instance with ``deploy/local/stack.sh`` (state dir and ports from the
+environment) and tear it down at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.settings import ClickHouseSettings, KafkaSettings
+from touchpoints.paths import STACK_SCRIPT
+
+
+@dataclass(frozen=True)
+class FaultStack:
+    """Where the fault-test stack lives and listens; ``stack.sh`` verbs for one service."""
+
+    state_dir: Path
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19094
+    kafka_sasl_port: int = 19096
+    clickhouse_port: int = 19000
+    clickhouse_http_port: int = 18123
+    prometheus_port: int = 19090
+    alertmanager_port: int = 19093
+
+    def script_env(self) -> dict[str, str]:
+        """The ``TOUCHPOINTS_STACK_*`` variables that point stack.sh at this instance."""
+        return {
+            "TOUCHPOINTS_STACK_DIR": str(self.state_dir),
+            "TOUCHPOINTS_STACK_KAFKA_PORT": str(self.kafka_port),
+            "TOUCHPOINTS_STACK_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "TOUCHPOINTS_STACK_KAFKA_SASL_PORT": str(self.kafka_sasl_port),
+            "TOUCHPOINTS_STACK_CLICKHOUSE_PORT": str(self.clickhouse_port),
+            "TOUCHPOINTS_STACK_CLICKHOUSE_HTTP_PORT": str(self.clickhouse_http_port),
+            "TOUCHPOINTS_STACK_PROMETHEUS_PORT": str(self.prometheus_port),
+            "TOUCHPOINTS_STACK_ALERTMANAGER_PORT": str(self.alertmanager_port),
+        }
+
+    def script(self, *args: str, timeout: float = 300) -> str:
+        """Run ``stack.sh ARGS`` against this instance; its output, or AssertionError."""
+        started = time.monotonic()
+        result = subprocess.run(
+            ["bash", str(STACK_SCRIPT), *args],
+            env={**os.environ, **self.script_env()},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        if result.returncode != 0:
+            raise AssertionError(
+                f"stack.sh {' '.join(args)} failed ({result.returncode}):\n{output}"
+            )
+        return f"{output.rstrip()}\n(stack.sh {' '.join(args)}: {time.monotonic() - started:.1f}s)"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.state_dir / "kafka" / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls_dir / "ca.crt"
+
+    @property
+    def scram_user(self) -> str:
+        return (self.tls_dir / "scram.user").read_text().strip()
+
+    @property
+    def scram_password(self) -> str:
+        return (self.tls_dir / "scram.password").read_text().strip()
+
+    def kafka(self, topic_prefix: str) -> KafkaSettings:
+        return KafkaSettings(
+            bootstrap_servers=f"127.0.0.1:{self.kafka_port}", topic_prefix=topic_prefix
+        )
+
+    def clickhouse(self, database: str) -> ClickHouseSettings:
+        return ClickHouseSettings(port=self.clickhouse_port, database=database)

@@ -1,0 +1,281 @@
+"""Break the pipeline for real under steady load; every acknowledged input is stored once.
+
+Each scenario runs the ingest worker and the ClickHouse writer as processes on
+the fault stack (its own Kafka and ClickHouse, see conftest), sends steady
+traffic whose acknowledged ids it remembers (``Load``), breaks something,
+repairs it, and then checks in ClickHouse (``FINAL``, as queries see it) that
+every acknowledged event is in ``events`` exactly once, every acknowledged
+bad record in ``dead_letters`` exactly once, and nothing unknown appeared. The
+raw row count before ``FINAL`` is recorded too: it shows what the idempotent
+tables absorbed.
+
+Run: ``nice -n 10 .venv/bin/pytest tests/faults -m "faults and not slow" -x -q -s``
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from producers.settings import ProducerSettings
+from tests.faults.harness import (
+    Component,
+    Load,
+    Names,
+    Tally,
+    group_lag,
+    keep_alive_until,
+    record,
+    reset_group_offsets,
+    settle,
+    stored_events,
+    topic_repeats,
+    wait_until,
+)
+from tests.faults.stack import FaultStack
+from touchpoints.replay import ReplayFilter, replay, select_dead_letters
+
+pytestmark = pytest.mark.faults
+
+COMMAND = 'nice -n 10 .venv/bin/pytest tests/faults -m "faults and not slow" -q -s -k '
+SLOW_COMMAND = (
+    'nice -n 10 .venv/bin/pytest tests/faults -m slow -q -s -k "clickhouse_outage and 5min"'
+)
+START_TIMEOUT = 120  # a Faust worker's start and first rebalance on a busy 2-core machine
+
+
+@contextmanager
+def pipeline(
+    names: Names,
+    workdir: Path,
+    *,
+    supervise: bool = False,
+    worker_env: dict[str, str] | None = None,
+    writer_env: dict[str, str] | None = None,
+) -> Iterator[tuple[Component, Component]]:
+    """One worker and one writer as processes; both stopped (SIGTERM) afterwards."""
+    worker = Component("worker", ("worker",), {**names.env(), **(worker_env or {})}, workdir,
+                       supervise=supervise)  # fmt: skip
+    writer = Component("writer", ("writer",), {**names.env(), **(writer_env or {})}, workdir,
+                       supervise=supervise)  # fmt: skip
+    worker.start()
+    writer.start()
+    try:
+        yield worker, writer
+    finally:
+        writer.stop()
+        worker.stop()
+
+
+def flowing(names: Names, above: int = 0) -> None:
+    """Wait until the pipeline has written more than ``above`` events."""
+    wait_until(lambda: stored_events(names.clickhouse) > above, START_TIMEOUT,
+               f"more than {above} events in ClickHouse")  # fmt: skip
+
+
+def check(result: Tally, *components: Component) -> None:
+    if not result.exact:
+        for component in components:
+            print(f"---- {component.name} log tail\n{component.log_tail()}")
+    assert result.missing == 0, f"missing: {result}"
+    assert result.doubled == 0, f"doubled: {result}"
+    assert result.unexpected == 0, f"unexpected ids: {result}"
+
+
+def test_worker_kill9_mid_stream(
+    make_load: Callable[..., Load], names: Names, tmp_path: Path, results_file: Path
+) -> None:
+    load = make_load()
+    with pipeline(names, tmp_path) as (worker, writer):
+        load.start()
+        flowing(names, 300)
+        worker.kill()
+        time.sleep(2)
+        worker.restart()
+        flowing(names, stored_events(names.clickhouse) + 300)
+        load.stop()
+        result = settle(names.clickhouse, load)
+    record(results_file, "worker kill -9", "Faust worker SIGKILLed mid-stream, restarted after 2 s",
+           result, COMMAND + "worker_kill9",
+           events_topic_repeats=topic_repeats(names.kafka))  # fmt: skip
+    check(result, worker, writer)
+
+
+def test_writer_kill9_mid_batch(
+    make_load: Callable[..., Load], names: Names, tmp_path: Path, results_file: Path
+) -> None:
+    # A 3 s batch window: every kill lands with rows read but not yet written or committed.
+    slow_batches = {"TOUCHPOINTS_WRITER_MAX_BATCH_SECONDS": "3"}
+    load = make_load()
+    with pipeline(names, tmp_path, writer_env=slow_batches) as (worker, writer):
+        load.start()
+        flowing(names, 300)
+        for delay in (1.0, 2.2, 3.1):
+            time.sleep(delay)
+            writer.kill()
+            writer.restart()
+        load.wait_produced(load.produced + 600)
+        load.stop()
+        result = settle(names.clickhouse, load)
+    record(results_file, "writer kill -9", "ClickHouse writer SIGKILLed 3 times mid-batch, restarted at once",
+           result, COMMAND + "writer_kill9")  # fmt: skip
+    check(result, worker, writer)
+
+
+@pytest.mark.parametrize(
+    "outage_seconds", [30, pytest.param(300, marks=pytest.mark.slow)], ids=["30s", "5min"]
+)
+def test_clickhouse_outage(
+    make_load: Callable[..., Load],
+    names: Names,
+    tmp_path: Path,
+    results_file: Path,
+    fault_stack: FaultStack,
+    outage_seconds: int,
+) -> None:
+    load = make_load()
+    topics = [names.kafka.topics.events, names.kafka.topics.deadletter]
+    # The writer backs off up to retry_max_seconds between attempts (30 s by default):
+    # after the outage, the first write comes at most that long after ClickHouse is back.
+    retry_max = "5" if outage_seconds < 300 else "30"
+    with pipeline(names, tmp_path, writer_env={"TOUCHPOINTS_WRITER_RETRY_MAX_SECONDS": retry_max}
+                  ) as (worker, writer):  # fmt: skip
+        load.start()
+        flowing(names, 300)
+        rss_before = writer.rss_kib()
+        fault_stack.script("stop", "clickhouse")
+        rss_peak = rss_before
+        ends = time.monotonic() + outage_seconds
+        while time.monotonic() < ends:
+            time.sleep(1)
+            rss_peak = max(rss_peak, writer.rss_kib())
+        lag_at_end = group_lag(names.kafka, names.writer_group, topics)
+        fault_stack.script("start", "clickhouse")
+        load.stop()
+        restored = time.monotonic()
+        result = settle(names.clickhouse, load, timeout=180)
+        recovered_s = time.monotonic() - restored
+        crashes = list(writer.exits)
+    record(results_file, f"ClickHouse down {outage_seconds} s",
+           f"ClickHouse stopped {outage_seconds} s under load, then started", result,
+           COMMAND + "'clickhouse_outage and 30s'" if outage_seconds < 300 else SLOW_COMMAND,
+           writer_rss_kib_before=rss_before, writer_rss_kib_peak=rss_peak,
+           writer_lag_at_outage_end=lag_at_end, seconds_to_all_stored=round(recovered_s, 1),
+           writer_retry_max_seconds=retry_max, writer_exits=crashes)  # fmt: skip
+    check(result, worker, writer)
+    assert lag_at_end > 0, "the outage should show as writer lag"
+    assert crashes == [], "the writer waits an outage out; it must not crash"
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_kafka_broker_restart(
+    make_load: Callable[..., Load],
+    names: Names,
+    tmp_path: Path,
+    results_file: Path,
+    fault_stack: FaultStack,
+    how: str,
+) -> None:
+    load = make_load()
+    with pipeline(names, tmp_path, supervise=True) as (worker, writer):
+        load.start()
+        flowing(names, 300)
+        fault_stack.script(how, "kafka")
+        time.sleep(5)
+        restarted = fault_stack.script("start", "kafka")
+        target = stored_events(names.clickhouse) + 300
+        watchdog_restarts = keep_alive_until(
+            worker, names, lambda: stored_events(names.clickhouse) > target
+        )
+        load.stop()
+        result = settle(names.clickhouse, load, timeout=180)
+    broken = f"{'clean stop' if how == 'stop' else 'kill -9'} of the Kafka broker, 5 s, start"
+    record(results_file, f"Kafka broker {how}", broken, result,
+           COMMAND + f"'broker_restart and {how}'", broker_start=restarted.splitlines()[-1],
+           worker_exits=worker.exits, writer_exits=writer.exits,
+           watchdog_restarts=watchdog_restarts, load_producers_used=load.producers,
+           delivery_errors=load.delivery_errors[:3])  # fmt: skip
+    check(result, worker, writer)
+
+
+def test_rebalance_one_two_one_workers(
+    make_load: Callable[..., Load], names: Names, tmp_path: Path, results_file: Path
+) -> None:
+    load = make_load()
+    second = Component("worker-2", ("worker",), names.env(), tmp_path)
+    with pipeline(names, tmp_path) as (worker, writer):
+        load.start()
+        flowing(names, 300)
+        second.start()
+        time.sleep(15)  # join, rebalance, both consume
+        worker.stop()  # 2 -> 1: the first one leaves, its partitions move to the second
+        flowing(names, stored_events(names.clickhouse) + 300)
+        load.stop()
+        result = settle(names.clickhouse, load)
+        second.stop()
+    record(results_file, "rebalance 1 -> 2 -> 1", "second worker joins under load, then the first leaves",
+           result, COMMAND + "rebalance",
+           events_topic_repeats=topic_repeats(names.kafka))  # fmt: skip
+    check(result, worker, second, writer)
+
+
+def test_writer_offsets_reset_consumes_everything_again(
+    make_load: Callable[..., Load], names: Names, tmp_path: Path, results_file: Path
+) -> None:
+    load = make_load()
+    topics = [names.kafka.topics.events, names.kafka.topics.deadletter]
+    with pipeline(names, tmp_path) as (worker, writer):
+        load.start()
+        flowing(names, 300)
+        load.wait_produced(1500)
+        load.stop()
+        first = settle(names.clickhouse, load)
+        assert first.exact, first
+        writer.stop()
+        partitions = reset_group_offsets(names.kafka, names.writer_group, topics)
+        assert group_lag(names.kafka, names.writer_group, topics) >= first.produced
+        writer.restart()
+        wait_until(lambda: group_lag(names.kafka, names.writer_group, topics) == 0, 120,
+                   "the writer to consume everything again")  # fmt: skip
+        result = settle(names.clickhouse, load)
+    record(results_file, "writer offsets reset", f"writer group's offsets reset to the start "
+           f"({partitions} partitions), everything consumed again", result,
+           COMMAND + "offsets_reset")  # fmt: skip
+    check(result, worker, writer)
+
+
+def test_dead_letter_replay_after_fixing_the_cause(
+    make_load: Callable[..., Load], names: Names, tmp_path: Path, results_file: Path
+) -> None:
+    # Every 10th valid event is 40 days old: the default policy (30 days) dead-letters it.
+    load = make_load(old_every=10)
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    with pipeline(names, tmp_path) as (worker, writer):
+        load.start()
+        flowing(names, 300)
+        load.wait_produced(1500)
+        load.stop()
+        before = settle(names.clickhouse, load, old_stored_as="dead")
+        assert before.exact, before
+        # The fix: this deployment accepts events up to 90 days old.
+        worker.stop()
+        fixed = Component("worker-fixed", ("worker",),
+                          {**names.env(), "TOUCHPOINTS_WORKER_MAX_EVENT_AGE_SECONDS": str(90 * 86_400)},
+                          tmp_path)  # fmt: skip
+        fixed.start()
+        found = select_dead_letters(
+            names.clickhouse, ReplayFilter(since=since, reasons=("too_old",))
+        )
+        assert len(found) == len(load.acked_old)
+        for _ in range(2):  # replaying twice changes nothing
+            replay(names.kafka, ProducerSettings(), found)
+        result = settle(names.clickhouse, load, timeout=180, old_stored_as="events")
+        fixed.stop()
+    record(results_file, "dead-letter replay", f"{len(load.acked_old)} too-old events dead-lettered, "
+           "policy fixed, replayed twice", result, COMMAND + "dead_letter_replay")  # fmt: skip
+    check(result, worker, fixed, writer)

@@ -16,6 +16,13 @@ class WriterSettings(BaseSettings):
     max_batch_seconds: float = Field(default=1.0, gt=0, description="flush at least this often")
     poll_timeout_seconds: float = Field(default=0.2, gt=0)
     max_poll_records: int = Field(default=5_000, ge=1)
+    session_timeout_seconds: float = Field(
+        default=10,
+        ge=6,
+        le=300,
+        description="how soon the group notices a writer that died without leaving (kill -9) "
+        "and hands its partitions to the others",
+    )
     retry_initial_seconds: float = Field(default=0.5, gt=0)
     retry_max_seconds: float = Field(default=30.0, gt=0)
     metrics_host: str = "127.0.0.1"

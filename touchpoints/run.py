@@ -87,6 +87,8 @@ def run_writer(
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=writer.max_poll_records,
+        session_timeout_ms=int(writer.session_timeout_seconds * 1000),
+        heartbeat_interval_ms=int(writer.session_timeout_seconds * 1000 / 3),
     )
     stop = threading.Event()
 

@@ -251,6 +251,10 @@ def build_app(
         partitions=worker.health_table_partitions,
         key_type=bytes,
         value_type=bytes,
+        # Partition by key like the re-keyed source topic. This also skips Faust's
+        # source/changelog partition check, which raised PartitionsMismatch ("changelog
+        # has 0 partitions") when the first write came before the changelog's metadata.
+        use_partitioner=True,
     )
     detector = worker.health_policy()
     health_metrics = HealthMetrics(registry, max_locations=worker.max_locations)

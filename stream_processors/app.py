@@ -164,6 +164,7 @@ def build_app(
 
     @app.agent(identity_topic, name="identity")
     async def identity_agent(stream: faust.StreamT[bytes]) -> None:
+        await _changelog_known(app, graph_table)
         async for batch in stream.take(journeys.batch_size, within=journeys.batch_seconds):
             try:
                 graph = graphs.current()
@@ -196,6 +197,7 @@ def build_app(
 
     @app.agent(commands_topic, name="journeys")
     async def journeys_agent(stream: faust.StreamT[bytes]) -> None:
+        await _changelog_known(app, journey_table)
         async for batch in stream.take(journeys.batch_size, within=journeys.batch_seconds):
             try:
                 async with store.lock:
@@ -220,6 +222,7 @@ def build_app(
     @app.timer(interval=journeys.close_idle_every_seconds)  # type: ignore[untyped-decorator]
     async def close_idle_journeys() -> None:
         try:
+            await _changelog_known(app, journey_table)
             async with store.lock:
                 now = clock()
                 owned = {tp.partition for tp in app.assignor.assigned_actives()
@@ -274,6 +277,7 @@ def build_app(
 
     @app.agent(by_touchpoint_topic, name="health")
     async def health_agent(stream: faust.StreamT[bytes]) -> None:
+        await _changelog_known(app, health_table)
         async for record in stream.events():
             try:
                 score = InteractionScore.model_validate_json(record.value)
@@ -427,6 +431,19 @@ class _GraphHolder:
             self._table[key.encode()] = orjson.dumps(entry)
         self._seq += 1
         self._table[self._SEQ] = str(self._seq).encode()
+
+
+async def _changelog_known(app: faust.App, table: Any) -> None:
+    """Wait until the producer has the metadata of the table's changelog topic.
+
+    A table partitioned by key picks a changelog partition from the producer's
+    metadata; a write before that metadata arrived raised in Faust (seen in a
+    fault run: ``partitions_for_topic`` returned None) and ended the worker.
+    Uses the aiokafka producer behind Faust's (no public Faust call waits for it).
+    """
+    topic = table.changelog_topic.get_topic_name()
+    producer: Any = app.producer
+    await producer._ensure_producer().partitions_for(topic)
 
 
 def fail_fast(what: str, error: BaseException) -> NoReturn:

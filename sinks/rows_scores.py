@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.scores import Degradation, InteractionScore
-from sinks.rows import LINEAGE, Record, Row, TableSpec
+from sinks.rows import LINEAGE, Record, Row, TableSpec, lineage, value_of
 
 INTERACTION_SCORES = TableSpec(
     "interaction_scores",
@@ -34,7 +34,7 @@ DEGRADATIONS = TableSpec(
 
 def score_row(record: Record, ingested_at: datetime) -> Row:
     """A row for ``interaction_scores``. Raises ``ValidationError``/``ValueError`` if unreadable."""
-    score = InteractionScore.model_validate_json(_value(record))
+    score = InteractionScore.model_validate_json(value_of(record))
     survey = score.survey
     return (
         score.event_id,
@@ -56,13 +56,13 @@ def score_row(record: Record, ingested_at: datetime) -> Row:
         survey.csat if survey else None,
         survey.nps if survey else None,
         survey.ces if survey else None,
-        *_lineage(record, ingested_at),
+        *lineage(record, ingested_at),
     )
 
 
 def degradation_row(record: Record, ingested_at: datetime) -> Row:
     """A row for ``degradations``. Raises ``ValidationError``/``ValueError`` if unreadable."""
-    found = Degradation.model_validate_json(_value(record))
+    found = Degradation.model_validate_json(value_of(record))
     return (
         found.degradation_id,
         found.touchpoint,
@@ -80,15 +80,5 @@ def degradation_row(record: Record, ingested_at: datetime) -> Row:
         found.mean_score,
         found.baseline_score,
         found.baseline_windows,
-        *_lineage(record, ingested_at),
+        *lineage(record, ingested_at),
     )
-
-
-def _value(record: Record) -> bytes:
-    if record.value is None:
-        raise ValueError("empty value (a tombstone?)")
-    return record.value
-
-
-def _lineage(record: Record, ingested_at: datetime) -> Row:
-    return (record.topic, record.partition, record.offset, ingested_at)

@@ -67,6 +67,7 @@ from stream_processors.journey_commands import (
 )
 from stream_processors.journey_metrics import JourneyMetrics
 from stream_processors.journey_settings import JourneySettings
+from stream_processors.kafka_transport import Transport as RewindingTransport
 from stream_processors.metrics import HealthMetrics, IngestMetrics
 from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
@@ -107,6 +108,9 @@ def build_app(
         key_serializer="raw",
         value_serializer="raw",
     )
+    # Partitions never committed restart from their beginning after a rebalance
+    # (stream_processors.kafka_transport): Faust may have dropped what it fetched.
+    app.transport = RewindingTransport(app.conf.broker_consumer, app)
     topics = kafka.topics
     raw_topic = app.topic(topics.raw, key_type=bytes, value_type=bytes)
     events_topic = app.topic(topics.events, key_type=bytes, value_type=bytes)

@@ -113,3 +113,31 @@ def check(truth_path: Path) -> None:
     click.echo("\n".join(report.lines()))
     if sum(summary_counts(report).values()):
         sys.exit(1)
+
+
+@journey.command()
+def rebuild() -> None:
+    """Hold the stored journeys against a rebuild from the stitching input topic.
+
+    Replays the identity topic from its start through the same stitching and
+    journey logic in this one process, and compares, journey by journey, which
+    events belong together and under which key. Run it once the pipeline has
+    caught up (no lag). Exits 1 if they differ, and prints examples.
+    """
+    from schemas.settings import ClickHouseSettings, KafkaSettings
+    from sinks.clickhouse import connect
+    from stream_processors.journey_settings import JourneySettings
+    from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
+    from stream_processors.settings import WorkerSettings
+    from touchpoints.cli import load
+    from touchpoints.rebuild_check import rebuild_check
+
+    rules = load_rules(load(WorkerSettings).scoring_rules_path or BUNDLED_RULES)
+    client = connect(load(ClickHouseSettings))
+    try:
+        diff = rebuild_check(load(KafkaSettings), client.execute, load(JourneySettings), rules)
+    finally:
+        client.disconnect()
+    click.echo("\n".join(diff.lines()))
+    if not diff.equal:
+        sys.exit(1)

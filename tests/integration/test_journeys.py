@@ -10,15 +10,19 @@ from pathlib import Path
 import pytest
 
 from sinks.clickhouse import connect
+from stream_processors.journey_rebuild import RebuildDiff
 from stream_processors.journey_settings import JourneySettings
+from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from tests.conftest import Isolated
 from tests.integration.helpers import component, prepare, query, wait_for
+from touchpoints.rebuild_check import rebuild_check
 from touchpoints.stitch_check import StitchReport, check, summary_counts
 
 pytestmark = pytest.mark.integration
 
 WORKER_PORTS = ("9113", "9114")
 WRITER_PORT = "9115"
+RULES = load_rules(BUNDLED_RULES)
 
 
 def stitch_report(isolated: Isolated, truth: Path) -> StitchReport:
@@ -61,13 +65,19 @@ def test_two_workers_stitch_every_cross_channel_customer_as_the_truth_says(
             timeout=60,
             what="no stitching error",
         )
+        rebuilt = wait_for(
+            lambda: journeys_vs_rebuild(isolated),
+            lambda diff: diff.equal,
+            timeout=60,
+            what="stored journeys equal to a rebuild from the identity topic",
+        )
         shown = subprocess.run(
             [sys.executable, "-m", "touchpoints", "journey", "show", cross_channel_key(isolated)],
             check=True, capture_output=True, text=True,
             env={**os.environ, **isolated.env()},
         ).stdout  # fmt: skip
 
-    print("\n".join(report.lines()))
+    print("\n".join([*report.lines(), *rebuilt.lines()]))
     assert report.events_in_journeys + report.unattributed_events == expected_events
     assert report.cross_channel > 20
     assert report.correct_cross_channel == report.cross_channel, report.wrong_customers
@@ -75,6 +85,14 @@ def test_two_workers_stitch_every_cross_channel_customer_as_the_truth_says(
     assert report.merges > 0 and report.restitched_journeys > 0
     channels = {source for source in ("web", "shop", "call_center", "survey") if source in shown}
     assert len(channels) >= 2, shown
+
+
+def journeys_vs_rebuild(isolated: Isolated) -> RebuildDiff:
+    client = connect(isolated.clickhouse)
+    try:
+        return rebuild_check(isolated.kafka, client.execute, JourneySettings(), RULES)
+    finally:
+        client.disconnect()
 
 
 def cross_channel_key(isolated: Isolated) -> str:

@@ -29,6 +29,11 @@ class Topics:
         return f"{self.prefix}deadletter"
 
     @property
+    def quarantine(self) -> str:
+        """Raw records of a source that tripped the dead-letter policy, parked as received."""
+        return f"{self.prefix}quarantine"
+
+    @property
     def scores(self) -> str:
         """Ingest writes each event's ``InteractionScore`` here, keyed by ``event_id``."""
         return f"{self.prefix}scores"
@@ -73,6 +78,7 @@ class Topics:
             self.raw,
             self.events,
             self.deadletter,
+            self.quarantine,
             self.scores,
             self.scores_by_touchpoint,
             self.degradations,

@@ -5,7 +5,9 @@
       ├──► tp.events      (key: primary identifier, value: normalised event JSON)
       ├──► tp.identity    (ONE partition; same record: the stitching input)
       ├──► tp.scores      (see the health block below)
-      └──► tp.deadletter  (key: origin topic:partition:offset, value: DeadLetter JSON)
+      ├──► tp.deadletter  (key: origin topic:partition:offset, value: DeadLetter JSON)
+      └──► tp.quarantine  (raw record as received: its source tripped the dead-letter
+                           policy, stream_processors.deadletter_policy; replayed by hand)
     tp.identity
       │  identity: stitch (stream_processors.stitching), table identity-graph
       ├──► tp.journey-commands  (place keyed by canonical key, move_out keyed by from_key)
@@ -53,6 +55,7 @@ from schemas.events import EVENT_ADAPTER, encode_event
 from schemas.scores import InteractionScore
 from schemas.settings import KafkaSettings
 from schemas.timeutil import utc_now
+from stream_processors.deadletter_policy import UNKNOWN_SOURCE, DeadLetterPolicy, Decision
 from stream_processors.health import HealthState, decode_state, encode_state, observe
 from stream_processors.identity import IdentityPolicy
 from stream_processors.identity_graph import Entry, IdentityGraph
@@ -68,6 +71,7 @@ from stream_processors.journey_commands import (
 from stream_processors.journey_metrics import JourneyMetrics
 from stream_processors.journey_settings import JourneySettings
 from stream_processors.kafka_transport import Transport as RewindingTransport
+from stream_processors.labels import LabelGuard
 from stream_processors.metrics import HealthMetrics, IngestMetrics
 from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
@@ -115,6 +119,7 @@ def build_app(
     raw_topic = app.topic(topics.raw, key_type=bytes, value_type=bytes)
     events_topic = app.topic(topics.events, key_type=bytes, value_type=bytes)
     deadletter_topic = app.topic(topics.deadletter, key_type=bytes, value_type=bytes)
+    quarantine_topic = app.topic(topics.quarantine, key_type=bytes, value_type=bytes)
     identity_topic = app.topic(topics.identity, key_type=bytes, value_type=bytes, partitions=1)
     commands_topic = app.topic(topics.journey_commands, key_type=bytes, value_type=bytes)
     journeys_topic = app.topic(topics.journeys, key_type=bytes, value_type=bytes)
@@ -127,14 +132,26 @@ def build_app(
 
     app.sensors.add(_FailOnSendError())
 
-    # (primary identifier, raw bytes) ──► ingest ──► events | deadletter
+    # The dead-letter policy per claimed source (guarded: a producer inventing
+    # source names cannot grow the state or the metric series without bound).
+    deadletters = DeadLetterPolicy(worker)
+    policy_key = LabelGuard(worker.max_locations)
+    parking: dict[str, bool] = {}
+
+    # (primary identifier, raw bytes) ──► ingest ──► events | deadletter | quarantine
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes | None]) -> None:
         async for record in stream.events():
             try:
                 now = clock()
                 result = ingest(record.value, origin_of(record.message), now, policy)
-                if isinstance(result, Accepted):
+                source = policy_key(result.source) if result.source else None
+                valid = isinstance(result, Accepted)
+                parked = deadletters.decide_record(source, valid, now) is Decision.QUARANTINE
+                if parked:  # the raw record as received: replayed to tp.raw once fixed
+                    await quarantine_topic.send(key=record.key, value=record.value)
+                    metrics.parked(source or UNKNOWN_SOURCE)
+                elif isinstance(result, Accepted):
                     _, key = result.event.identifiers.primary()
                     encoded = encode_event(result.event)
                     await events_topic.send(key=key.encode(), value=encoded)
@@ -148,6 +165,14 @@ def build_app(
                     metrics.rejected(dead)
             except Exception as error:
                 fail_fast("ingest could not hand a record on", error)
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def report_parked_sources() -> None:
+        """Export which sources are parked, and log when one starts or stops."""
+        now_parking = deadletters.parking(clock())
+        metrics.parking(now_parking)
+        _log_parking_changes(parking, now_parking, deadletters)
+        parking.update(now_parking)
 
     # ── identity ──
     # identity (ONE partition: one agent owns the graph) ──► stitch ──►
@@ -448,6 +473,21 @@ async def _changelog_known(app: faust.App, table: Any) -> None:
     topic = table.changelog_topic.get_topic_name()
     producer: Any = app.producer
     await producer._ensure_producer().partitions_for(topic)
+
+
+def _log_parking_changes(
+    before: dict[str, bool], now: dict[str, bool], deadletters: DeadLetterPolicy
+) -> None:
+    """Say once when a source starts and stops being parked."""
+    for source, parked in now.items():
+        if parked and not before.get(source, False):
+            trip = deadletters.trips().get(source)
+            log.warning(
+                "source tripped the dead-letter policy: its records go to the quarantine topic",
+                extra={"source": source, "why": trip.describe() if trip else "tripped"},
+            )
+        elif not parked and before.get(source, False):
+            log.warning("source flows again after its cool-down", extra={"source": source})
 
 
 def fail_fast(what: str, error: BaseException) -> NoReturn:

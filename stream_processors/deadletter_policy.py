@@ -132,6 +132,27 @@ class DeadLetterPolicy:
         state.trip = self._judge(key, state, now)
         return Decision.PASS if state.trip is None else Decision.QUARANTINE
 
+    def decide_record(self, source: str | None, valid: bool, now: datetime) -> Decision:
+        """:meth:`decide` for a record whose source may be unreadable (``None``).
+
+        Unreadable input (not JSON, no ``source``) has no source of its own, so it
+        is judged against all traffic: each valid record also counts as a valid
+        one of :data:`UNKNOWN_SOURCE`. A trickle of garbage never trips; a
+        producer sending mostly garbage does.
+        """
+        decision = self.decide(source or UNKNOWN_SOURCE, valid, now)
+        if valid and source is not None:
+            self.decide(UNKNOWN_SOURCE, True, now)
+        return decision
+
+    def parking(self, now: datetime) -> dict[str, bool]:
+        """Every source seen: True while its records are parked (tripped, cool-down running)."""
+        cooldown = timedelta(seconds=self._settings.deadletter_cooldown_seconds)
+        return {
+            name: state.trip is not None and now - state.trip.at < cooldown
+            for name, state in self._sources.items()
+        }
+
     def reset(self, source: str) -> bool:
         """Operator command: close a tripped source now; True if it was tripped."""
         state = self._sources.pop(source, None)

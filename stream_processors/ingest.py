@@ -54,12 +54,21 @@ class Accepted:
     event: TouchpointEvent
     origin: Origin
 
+    @property
+    def source(self) -> str | None:
+        return self.event.source
+
 
 @dataclass(frozen=True)
 class Rejected:
     """Input that can never become an event, ready for the dead-letter topic."""
 
     dead_letter: DeadLetter
+
+    @property
+    def source(self) -> str | None:
+        """The source the input claimed, when it was readable."""
+        return self.dead_letter.source
 
 
 def ingest(

@@ -91,6 +91,18 @@ class IngestMetrics:
         self.dead_letters = counter(
             "touchpoints_dead_letters", "Inputs sent to the dead-letter topic.", ("stage", "reason")
         )
+        self.quarantined = counter(
+            "touchpoints_quarantined",
+            "Raw records parked in the quarantine topic: their source tripped the dead-letter "
+            "policy.",
+            ("source",),
+        )
+        self.tripped = Gauge(
+            "touchpoints_source_tripped",
+            "1 while this worker parks the source's records (dead-letter policy tripped), else 0.",
+            ("source",),
+            registry=registry,
+        )
 
     def accepted(self, event: TouchpointEvent, score: InteractionScore, now: datetime) -> None:
         """Count one valid event and its score. ``now`` is when ingest validated it."""
@@ -117,6 +129,15 @@ class IngestMetrics:
 
     def rejected(self, dead_letter: DeadLetter) -> None:
         self.dead_letters.labels(dead_letter.stage.value, dead_letter.reason.value).inc()
+
+    def parked(self, source: str) -> None:
+        """One record of ``source`` (its dead-letter policy key) sent to quarantine."""
+        self.quarantined.labels(source).inc()
+
+    def parking(self, sources: dict[str, bool]) -> None:
+        """Which sources the dead-letter policy parks now (a timer refreshes this)."""
+        for source, parked in sources.items():
+            self.tripped.labels(source).set(1 if parked else 0)
 
     def _seen(self, source: str, touchpoint: str, occurred: float) -> None:
         if occurred > self._newest.get((source, touchpoint), float("-inf")):

@@ -6,14 +6,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from stream_processors.deadletter_policy import DeadLetterPolicySettings
 from stream_processors.health import DetectorPolicy
 from stream_processors.ingest import IngestPolicy
 
 
-class WorkerSettings(BaseSettings):
-    """One Faust worker: its group, metrics port and ingest limits."""
+class WorkerSettings(DeadLetterPolicySettings):
+    """One Faust worker: its group, metrics port, ingest limits and dead-letter policy."""
 
     model_config = SettingsConfigDict(env_prefix="TOUCHPOINTS_WORKER_", frozen=True)
 

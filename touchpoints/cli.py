@@ -350,6 +350,25 @@ def deadletters_replay(
     )
 
 
+@deadletters.command("replay-quarantine")
+def deadletters_replay_quarantine() -> None:
+    """Send records parked by the dead-letter policy back to the raw topic.
+
+    When a source trips the policy (TouchpointsSourceQuarantined), its raw
+    records are parked in the quarantine topic unread. Once its producer is
+    fixed and the source flows again (its cool-down passed: the alert
+    resolved), run this: every parked record is sent to the raw topic as it
+    was parked, once (progress is kept in a consumer group), and ingested like
+    new: valid events are stored, bad ones dead-lettered with their reason.
+    """
+    from touchpoints.replay import replay_quarantine
+
+    kafka, worker = load(KafkaSettings), load(WorkerSettings)
+    sent = replay_quarantine(kafka, load(ProducerSettings), f"{worker.app_id}-quarantine-replay")
+    topics = kafka.topics
+    click.echo(f"replayed {sent} parked records from {topics.quarantine} to {topics.raw}")
+
+
 @cli.command()
 @click.option("--minutes", default=60, show_default=True, help="Look back this far.")
 def report(minutes: int) -> None:

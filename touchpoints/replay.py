@@ -1,4 +1,4 @@
-"""Replay dead letters: send their raw bytes to the raw topic again, after the cause is fixed.
+"""Replay dead letters (and parked quarantine records) to the raw topic, after the cause is fixed.
 
 The raw bytes come from ClickHouse ``dead_letters`` (they are kept whole up to
 the size limit). Replaying is safe to repeat: a valid event keeps its
@@ -12,6 +12,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from producers.producer import EventProducer
 from producers.settings import ProducerSettings
@@ -84,3 +87,44 @@ def replay(
             sent += 1
     log.info("dead letters replayed", extra={"replayed": sent, "skipped_truncated": skipped})
     return ReplayResult(replayed=sent, skipped_truncated=skipped)
+
+
+def replay_quarantine(
+    kafka: KafkaSettings, producer_settings: ProducerSettings, group: str, poll_ms: int = 1000
+) -> int:
+    """Move the quarantine topic's records, as they were parked, back to the raw topic.
+
+    Reads from ``group``'s committed offsets up to the end the topic has now,
+    sends each record's value and key to the raw topic, and commits only once
+    Kafka acknowledged them all: an interrupted replay is repeated, never lost
+    (a record sent twice is stored once: events are idempotent on event_id).
+    Returns how many records were replayed.
+    """
+    topic = kafka.topics.quarantine
+    consumer = KafkaConsumer(
+        **kafka.kafka_python_config(),
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    sent = 0
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        remaining = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
+        with EventProducer(kafka, producer_settings) as producer:
+            while remaining:
+                for tp, records in consumer.poll(timeout_ms=poll_ms).items():
+                    for record in records:
+                        if record.offset < ends[tp]:
+                            producer.send_raw(record.value, key=record.key)
+                            sent += 1
+                    if consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+            producer.flush()
+        consumer.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in partitions})
+    finally:
+        consumer.close(autocommit=False)
+    log.info("quarantine replayed", extra={"replayed": sent, "to": kafka.topics.raw})
+    return sent

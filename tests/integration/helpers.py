@@ -30,7 +30,7 @@ def component(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``touchpoints <args>`` as a process with this test's names; stop it after."""
     log_path = log_dir / f"{'-'.join(args)}.log"
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:  # a restarted component appends
         process = subprocess.Popen(
             [sys.executable, "-m", "touchpoints", *args],
             stdout=log,

@@ -158,3 +158,23 @@ def test_settings_refuse_a_minimum_above_the_window(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("TOUCHPOINTS_WORKER_DEADLETTER_MIN_WINDOW_EVENTS", "20")
     with pytest.raises(ValidationError, match="must not exceed"):
         DeadLetterPolicySettings()
+
+
+def test_unreadable_input_in_a_healthy_stream_never_trips() -> None:
+    """One garbage record in 10 (the fault tests' load): judged against all traffic."""
+    policy = DeadLetterPolicy(SMALL)
+    for index in range(500):
+        garbage = index % 10 == 9
+        decision = policy.decide_record(None if garbage else "web", not garbage, NOW)
+        assert decision is Decision.PASS, index
+    assert policy.parking(NOW) == {"web": False, UNKNOWN_SOURCE: False}
+
+
+def test_a_producer_sending_mostly_garbage_parks_the_garbage_not_the_good_sources() -> None:
+    policy = DeadLetterPolicy(SMALL)
+    decisions = [policy.decide_record(None, False, NOW) for _ in range(5)]
+    assert decisions[-1] is Decision.QUARANTINE
+    assert policy.decide_record("shop", True, NOW) is Decision.PASS
+    assert policy.decide_record(None, False, NOW) is Decision.QUARANTINE
+    assert policy.parking(NOW) == {UNKNOWN_SOURCE: True, "shop": False}
+    assert policy.parking(NOW + timedelta(seconds=61))[UNKNOWN_SOURCE] is False

@@ -27,9 +27,14 @@ from producers.settings import ProducerSettings
 from schemas.events import EVENT_ADAPTER, SOURCES
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
+from stream_processors.journey_rebuild import RebuildDiff
+from stream_processors.journey_settings import JourneySettings
+from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from tests.builders import event_dict
+from touchpoints.rebuild_check import rebuild_check
 
 BAD_PREFIX = b"not json "
+RULES = load_rules(BUNDLED_RULES)
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,9 @@ class Load:
     # What one worker (ingest, identity, journeys, health) keeps up with on a
     # 2-core machine that also runs two stacks: a backlog would only test patience.
     rate: float = 80.0
+    # Spread over this many customers, like real traffic: one key for everything
+    # would grow a single journey without end and measure nothing but that.
+    customers: int = 500
     bad_every: int = 40
     old_every: int = 0
     acked: set[str] = field(default_factory=set)
@@ -276,8 +284,15 @@ class Load:
                     if self.old_every and counter % self.old_every == 1:
                         occurred = now - timedelta(days=40)
                     source = SOURCES[counter % len(SOURCES)]
+                    customer = counter * 7919 % self.customers  # neighbours differ
+                    identifiers = {
+                        "customer_id": f"load-{customer:05d}",
+                        "anonymous_id": f"anon-load-{customer:05d}",
+                    }
                     event = EVENT_ADAPTER.validate_python(
-                        event_dict(source, occurred_at=occurred.isoformat())
+                        event_dict(
+                            source, occurred_at=occurred.isoformat(), identifiers=identifiers
+                        )
                     )
                     (old if occurred != now else valid).append(str(event.event_id))
                     producer.send(event)
@@ -395,6 +410,24 @@ def settle(
     return tally(clickhouse, load, **kwargs)
 
 
+def journeys_rebuilt(names: Names, timeout: float = 120) -> RebuildDiff:
+    """Wait until the stored journeys equal a rebuild from the stitching input (or ``timeout``).
+
+    Returns the last comparison; journeys trail the events by a few batches.
+    """
+    deadline = time.monotonic() + timeout
+    settings = JourneySettings()
+    while True:
+        client = connect(names.clickhouse)
+        try:
+            diff = rebuild_check(names.kafka, client.execute, settings, RULES)
+        finally:
+            client.disconnect()
+        if diff.equal or time.monotonic() > deadline:
+            return diff
+        time.sleep(2.0)
+
+
 def wait_until(probe: Callable[[], bool], timeout: float, what: str) -> float:
     """Poll ``probe`` until true; the seconds it took, or AssertionError naming ``what``."""
     started = time.monotonic()
@@ -432,7 +465,13 @@ def reset_group_offsets(kafka: KafkaSettings, group: str, topics: list[str]) -> 
 
 
 def record(
-    results: Path, scenario: str, broken: str, result: Tally, command: str, **extra: Any
+    results: Path,
+    journeys: RebuildDiff,
+    scenario: str,
+    broken: str,
+    result: Tally,
+    command: str,
+    **extra: Any,
 ) -> None:
     """Append one scenario's measured figures (docs/reliability.md is built from these)."""
     line = {
@@ -442,6 +481,7 @@ def record(
         "code": os.environ.get("TOUCHPOINTS_FAULTS_CODE_DIR", "working tree"),
         "broken": broken,
         **asdict(result),
+        "journeys_vs_rebuild": journeys.lines()[0],
         "command": command,
         **extra,
     }

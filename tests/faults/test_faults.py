@@ -23,12 +23,14 @@ from pathlib import Path
 import pytest
 
 from producers.settings import ProducerSettings
+from stream_processors.journey_rebuild import RebuildDiff
 from tests.faults.harness import (
     Component,
     Load,
     Names,
     Tally,
     group_lag,
+    journeys_rebuilt,
     keep_alive_until,
     record,
     reset_group_offsets,
@@ -79,13 +81,14 @@ def flowing(names: Names, above: int = 0) -> None:
                f"more than {above} events in ClickHouse")  # fmt: skip
 
 
-def check(result: Tally, *components: Component) -> None:
-    if not result.exact:
+def check(result: Tally, journeys: RebuildDiff, *components: Component) -> None:
+    if not result.exact or not journeys.equal:
         for component in components:
             print(f"---- {component.name} log tail\n{component.log_tail()}")
     assert result.missing == 0, f"missing: {result}"
     assert result.doubled == 0, f"doubled: {result}"
     assert result.unexpected == 0, f"unexpected ids: {result}"
+    assert journeys.equal, "\n".join(journeys.lines())
 
 
 def test_worker_kill9_mid_stream(
@@ -101,10 +104,11 @@ def test_worker_kill9_mid_stream(
         flowing(names, stored_events(names.clickhouse) + 300)
         load.stop()
         result = settle(names.clickhouse, load)
-    record(results_file, "worker kill -9", "Faust worker SIGKILLed mid-stream, restarted after 2 s",
+        journeys = journeys_rebuilt(names)
+    record(results_file, journeys, "worker kill -9", "Faust worker SIGKILLed mid-stream, restarted after 2 s",
            result, COMMAND + "worker_kill9",
            events_topic_repeats=topic_repeats(names.kafka))  # fmt: skip
-    check(result, worker, writer)
+    check(result, journeys, worker, writer)
 
 
 def test_writer_kill9_mid_batch(
@@ -123,23 +127,12 @@ def test_writer_kill9_mid_batch(
         load.wait_produced(load.produced + 600)
         load.stop()
         result = settle(names.clickhouse, load)
-    record(results_file, "writer kill -9", "ClickHouse writer SIGKILLed 3 times mid-batch, restarted at once",
+        journeys = journeys_rebuilt(names)
+    record(results_file, journeys, "writer kill -9", "ClickHouse writer SIGKILLed 3 times mid-batch, restarted at once",
            result, COMMAND + "writer_kill9")  # fmt: skip
-    check(result, worker, writer)
+    check(result, journeys, worker, writer)
 
 
-# Known failure since identity, journeys and health joined the worker (CI run of
-# 2026-11-23 16:26): 101 of 3,200 acknowledged events were still unread in
-# tp.raw when the 180 s settle ended; the worker stalled, nothing was lost.
-# Passed (0 missing, 0 doubled) with the ingest-only worker. Open in issue 5.
-STALLS_WITH_STITCHING = pytest.mark.xfail(
-    run=False,
-    reason="known since the stitching stages joined the worker: it falls behind or stalls "
-    "and the check times out; see docs/reliability.md (issue 5)",
-)
-
-
-@STALLS_WITH_STITCHING
 @pytest.mark.parametrize(
     "outage_seconds", [30, pytest.param(300, marks=pytest.mark.slow)], ids=["30s", "5min"]
 )
@@ -172,15 +165,16 @@ def test_clickhouse_outage(
         load.stop()
         restored = time.monotonic()
         result = settle(names.clickhouse, load, timeout=180)
+        journeys = journeys_rebuilt(names)
         recovered_s = time.monotonic() - restored
         crashes = list(writer.exits)
-    record(results_file, f"ClickHouse down {outage_seconds} s",
+    record(results_file, journeys, f"ClickHouse down {outage_seconds} s",
            f"ClickHouse stopped {outage_seconds} s under load, then started", result,
            COMMAND + "'clickhouse_outage and 30s'" if outage_seconds < 300 else SLOW_COMMAND,
            writer_rss_kib_before=rss_before, writer_rss_kib_peak=rss_peak,
            writer_lag_at_outage_end=lag_at_end, seconds_to_all_stored=round(recovered_s, 1),
            writer_retry_max_seconds=retry_max, writer_exits=crashes)  # fmt: skip
-    check(result, worker, writer)
+    check(result, journeys, worker, writer)
     assert lag_at_end > 0, "the outage should show as writer lag"
     assert crashes == [], "the writer waits an outage out; it must not crash"
 
@@ -210,18 +204,16 @@ def test_kafka_broker_restart(
         )
         load.stop()
         result = settle(names.clickhouse, load, timeout=180)
+        journeys = journeys_rebuilt(names)
     broken = f"{'clean stop' if how == 'stop' else 'kill -9'} of the Kafka broker, 5 s, start"
-    record(results_file, f"Kafka broker {how}", broken, result,
+    record(results_file, journeys, f"Kafka broker {how}", broken, result,
            SLOW_COMMAND + f"'broker_restart and {how}'", broker_start=restarted.splitlines()[-1],
            worker_exits=worker.exits, writer_exits=writer.exits,
            watchdog_restarts=watchdog_restarts, load_producers_used=load.producers,
            delivery_errors=load.delivery_errors[:3])  # fmt: skip
-    check(result, worker, writer)
+    check(result, journeys, worker, writer)
 
 
-# Known failure (same CI run): 3,538 of 6,016 acknowledged events were not yet
-# stored when the check ended, 3 minutes after the 1 -> 2 -> 1 rebalance.
-@STALLS_WITH_STITCHING
 def test_rebalance_one_two_one_workers(
     make_load: Callable[..., Load], names: Names, tmp_path: Path, results_file: Path
 ) -> None:
@@ -236,11 +228,12 @@ def test_rebalance_one_two_one_workers(
         flowing(names, stored_events(names.clickhouse) + 300)
         load.stop()
         result = settle(names.clickhouse, load)
+        journeys = journeys_rebuilt(names)
         second.stop()
-    record(results_file, "rebalance 1 -> 2 -> 1", "second worker joins under load, then the first leaves",
+    record(results_file, journeys, "rebalance 1 -> 2 -> 1", "second worker joins under load, then the first leaves",
            result, COMMAND + "rebalance",
            events_topic_repeats=topic_repeats(names.kafka))  # fmt: skip
-    check(result, worker, second, writer)
+    check(result, journeys, worker, second, writer)
 
 
 def test_writer_offsets_reset_consumes_everything_again(
@@ -262,10 +255,11 @@ def test_writer_offsets_reset_consumes_everything_again(
         wait_until(lambda: group_lag(names.kafka, names.writer_group, topics) == 0, 120,
                    "the writer to consume everything again")  # fmt: skip
         result = settle(names.clickhouse, load)
-    record(results_file, "writer offsets reset", f"writer group's offsets reset to the start "
+        journeys = journeys_rebuilt(names)
+    record(results_file, journeys, "writer offsets reset", f"writer group's offsets reset to the start "
            f"({partitions} partitions), everything consumed again", result,
            COMMAND + "offsets_reset")  # fmt: skip
-    check(result, worker, writer)
+    check(result, journeys, worker, writer)
 
 
 def test_dead_letter_replay_after_fixing_the_cause(
@@ -294,7 +288,8 @@ def test_dead_letter_replay_after_fixing_the_cause(
         for _ in range(2):  # replaying twice changes nothing
             replay(names.kafka, ProducerSettings(), found)
         result = settle(names.clickhouse, load, timeout=180, old_stored_as="events")
+        journeys = journeys_rebuilt(names)
         fixed.stop()
-    record(results_file, "dead-letter replay", f"{len(load.acked_old)} too-old events dead-lettered, "
+    record(results_file, journeys, "dead-letter replay", f"{len(load.acked_old)} too-old events dead-lettered, "
            "policy fixed, replayed twice", result, COMMAND + "dead_letter_replay")  # fmt: skip
-    check(result, worker, fixed, writer)
+    check(result, journeys, worker, fixed, writer)

@@ -49,9 +49,7 @@ def test_an_anonymous_browse_then_a_login_and_a_call_is_one_journey_of_the_custo
 
 
 def test_a_replayed_event_changes_nothing() -> None:
-    events = [
-        as_(touch("browse", m), 0.1, customer_id=f"cust-{m % 2}") for m in range(0, 20, 3)
-    ]
+    events = [as_(touch("browse", m), 0.1, customer_id=f"cust-{m % 2}") for m in range(0, 20, 3)]
     assert rebuild([*events, *events[2:4]], IDENTITY, POLICY, RULES) == rebuild(
         events, IDENTITY, POLICY, RULES
     )

@@ -35,13 +35,8 @@ class Topics:
 
     @property
     def scores(self) -> str:
-        """Ingest writes each event's ``InteractionScore`` here, keyed by ``event_id``."""
+        """Each event's ``InteractionScore``, keyed by ``touchpoint|location`` (health's key)."""
         return f"{self.prefix}scores"
-
-    @property
-    def scores_by_touchpoint(self) -> str:
-        """Repartition of ``scores`` keyed by ``touchpoint|location`` (health stage input)."""
-        return f"{self.prefix}scores-by-touchpoint"
 
     @property
     def degradations(self) -> str:
@@ -80,7 +75,6 @@ class Topics:
             self.deadletter,
             self.quarantine,
             self.scores,
-            self.scores_by_touchpoint,
             self.degradations,
             self.identity,
             self.journey_commands,

@@ -38,7 +38,7 @@ class WorkerSettings(DeadLetterPolicySettings):
     health_bad_ratio_margin: float = Field(default=0.15, ge=0, le=1)
     health_score_drop: float = Field(default=15, gt=0, le=100)
     health_max_customers: int = Field(default=1000, ge=1)
-    # Must equal the partitions of tp.scores-by-touchpoint: Faust refuses a table
+    # Must equal the partitions of tp.scores: Faust refuses a table
     # whose changelog is partitioned unlike its source (PartitionsMismatch).
     health_table_partitions: int = Field(default=4, ge=1)
     truth_recent_scores: int = Field(default=100_000, ge=1)

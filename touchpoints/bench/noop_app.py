@@ -31,6 +31,8 @@ class NoopSettings(BaseSettings):
     """If set, the agent sends every record on to this topic (what one Faust send costs)."""
     forward_soon: bool = False
     """Forward with ``send_soon`` (into Faust's producer buffer) instead of ``await send``."""
+    forward_direct: bool = False
+    """Forward through the aiokafka producer under Faust's (as the worker's agents do)."""
 
 
 def build(
@@ -41,6 +43,7 @@ def build(
     result: Path,
     forward_to: str | None = None,
     forward_soon: bool = False,
+    forward_direct: bool = False,
 ) -> faust.App:
     app = faust.App(
         app_id,
@@ -65,7 +68,10 @@ def build(
         seen = 0
         times: dict[str, float] = {}
         async for event in stream.events():
-            if sink is not None and forward_soon:
+            if sink is not None and forward_direct:
+                producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
+                await producer.send(forward_to, value=event.value, key=event.key)
+            elif sink is not None and forward_soon:
                 sink.send_soon(key=event.key, value=event.value)
             elif sink is not None:
                 await sink.send(key=event.key, value=event.value)
@@ -85,7 +91,8 @@ def build(
 def main() -> None:
     settings = NoopSettings()  # every field comes from the environment
     app = build(KafkaSettings(), settings.app_id, settings.topic, settings.expected,
-                settings.result, settings.forward_to, settings.forward_soon)  # fmt: skip
+                settings.result, settings.forward_to, settings.forward_soon,
+                settings.forward_direct)  # fmt: skip
     faust.Worker(app, loglevel="warning").execute_from_commandline()
 
 

@@ -33,6 +33,8 @@ class Ceilings:
     faust_noop_cpu_us: float | None = None
     faust_forward_per_s: float | None = None
     faust_forward_cpu_us: float | None = None
+    direct_forward_per_s: float | None = None
+    direct_forward_cpu_us: float | None = None
     faust_noop_peak_rss_mib: float | None = None
 
     def as_dict(self) -> dict[str, float | None]:
@@ -70,6 +72,12 @@ def measure(
     )
     echo(f"    Faust agent forwarding each record: {found.faust_forward_per_s or 0:,.0f}/s, "
          f"{found.faust_forward_cpu_us or 0:,.0f} CPU us/record")  # fmt: skip
+    # As the worker's agents send: through the aiokafka producer under Faust's.
+    found.direct_forward_per_s, _, found.direct_forward_cpu_us = faust_noop(
+        phase, min(len(events), forward_limit), forward_to=phase.kafka.topics.scores, direct=True
+    )
+    echo(f"    Faust agent forwarding through aiokafka: {found.direct_forward_per_s or 0:,.0f}/s, "
+         f"{found.direct_forward_cpu_us or 0:,.0f} CPU us/record")  # fmt: skip
     return found
 
 
@@ -79,12 +87,14 @@ def faust_noop(
     forward_to: str | None = None,
     timeout: float = 600,
     soon: bool = False,
+    direct: bool = False,
 ) -> tuple[float | None, float | None, float | None]:
     """Run the no-op Faust app on the raw topic, optionally forwarding every record.
 
     Returns (events/s over 5..95 %, peak RSS MiB, CPU us per record over 5..95 %).
     """
-    name = ("faust-forward-soon" if soon else "faust-forward") if forward_to else "faust-noop"
+    kind = "-direct" if direct else "-soon" if soon else ""
+    name = f"faust-forward{kind}" if forward_to else "faust-noop"
     result = phase.work_dir / f"{name}-result.json"
     result.unlink(missing_ok=True)
     env = {
@@ -94,6 +104,7 @@ def faust_noop(
         "TOUCHPOINTS_BENCH_NOOP_RESULT": str(result),
         **({"TOUCHPOINTS_BENCH_NOOP_FORWARD_TO": forward_to} if forward_to else {}),
         "TOUCHPOINTS_BENCH_NOOP_FORWARD_SOON": str(soon).lower(),
+        "TOUCHPOINTS_BENCH_NOOP_FORWARD_DIRECT": str(direct).lower(),
     }
     proc = start(name, ["-m", "touchpoints.bench.noop_app"], env, phase.work_dir)
     deadline = time.monotonic() + timeout

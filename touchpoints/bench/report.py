@@ -31,8 +31,10 @@ CEILING_LABELS = {
     "insert_rows_per_s": "bare ClickHouse insert only (rows/s)",
     "faust_noop_per_s": "no-op Faust agent consume",
     "faust_forward_per_s": "Faust agent forwarding each record",
+    "direct_forward_per_s": "Faust agent forwarding through aiokafka",
     "faust_noop_cpu_us": "  no-op: CPU us per record",
     "faust_forward_cpu_us": "  forwarding: CPU us per record",
+    "direct_forward_cpu_us": "  forwarding through aiokafka: CPU us per record",
 }
 LATENCY_LABELS = {
     "event_to_output_ms": "event -> output record timestamp",

@@ -11,6 +11,7 @@ from typing import Any
 
 from schemas.settings import ClickHouseSettings
 from sinks.clickhouse import connect
+from sinks.degradation_queries import StoredDegradation, recent_degradations
 from sinks.settings import WriterSettings
 from stream_processors.settings import WorkerSettings
 from touchpoints.paths import StackUrls
@@ -44,6 +45,7 @@ class Report:
     alerts: list[Alert] = field(default_factory=list)
     alerts_error: str | None = None
     journeys: JourneySummary | None = None
+    degradations: list[StoredDegradation] = field(default_factory=list)
 
     @property
     def events(self) -> int:
@@ -129,7 +131,12 @@ def collect(clickhouse: ClickHouseSettings, urls: StackUrls, since: datetime) ->
         alerts, error = prometheus_alerts(urls), None
     except (urllib.error.URLError, OSError, KeyError, ValueError) as failure:
         alerts, error = [], f"Prometheus not reachable at {urls.prometheus}: {failure}"
-    return Report(events, dead, alerts, error, journey_summary(clickhouse, since))
+    client = connect(clickhouse)
+    try:
+        degraded = recent_degradations(client.execute, since)
+    finally:
+        client.disconnect()
+    return Report(events, dead, alerts, error, journey_summary(clickhouse, since), degraded)
 
 
 def render(
@@ -156,6 +163,17 @@ def render(
             lines.append(
                 f"  one across three channels: touchpoints journey show {summary.example_key}"
             )
+    lines += ["", "Degradations the stream detected (this run):"]
+    for found in report.degradations:
+        lines.append(
+            f"  {found.touchpoint} at {found.location}, {found.window_start:%H:%M:%S}-"
+            f"{found.window_end:%H:%M:%S}: {', '.join(found.signals)}; bad {found.bad_ratio:.0%} "
+            f"(baseline {found.baseline_bad_ratio:.0%}), score {found.mean_score:.0f} (baseline "
+            f"{found.baseline_score:.0f}); {found.customers_affected} customers and "
+            f"{found.journeys_affected} journeys affected"
+        )
+    if not report.degradations:
+        lines.append("  none")
     lines += ["", "Alerts (Prometheus, now):"]
     if report.alerts_error:
         lines.append(f"  {report.alerts_error}")

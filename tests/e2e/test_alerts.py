@@ -32,6 +32,8 @@ from producers.settings import ProducerSettings
 from producers.simulator import SimulationConfig
 from producers.simulator.incidents import parse_incidents
 from schemas.scores import Degradation
+from sinks.clickhouse import connect
+from sinks.degradation_queries import StoredDegradation, recent_degradations
 from tests.conftest import Isolated
 from tests.integration.helpers import component, prepare, wait_for
 from touchpoints.paths import stack_dir
@@ -130,6 +132,20 @@ def degradations(isolated: Isolated, until: tuple[str, str], timeout_s: float) -
     return found
 
 
+def utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def stored_storm(isolated: Isolated, onset: datetime) -> list[StoredDegradation]:
+    """The checkout degradations ClickHouse holds from just before the onset on."""
+    client = connect(isolated.clickhouse)
+    try:
+        found = recent_degradations(client.execute, onset - timedelta(seconds=60))
+    finally:
+        client.disconnect()
+    return [d for d in found if (d.touchpoint, d.location) == ("checkout", "site:www")]
+
+
 def test_a_checkout_storm_pages_for_checkout_only_and_the_stream_measures_its_impact(
     isolated: Isolated, tmp_path: Path
 ) -> None:
@@ -178,6 +194,12 @@ def test_a_checkout_storm_pages_for_checkout_only_and_the_stream_measures_its_im
             time.sleep(2)
         sender.join(timeout=INCIDENT_S + 30)
         found = degradations(isolated, until=("checkout", "site:www"), timeout_s=20)
+        stored = wait_for(
+            lambda: stored_storm(isolated, onset),
+            lambda rows: bool(rows) and rows[0].journeys_affected > 0,
+            60,
+            "the checkout degradation in ClickHouse, with the journeys it touched",
+        )
 
     assert firing_at is not None, f"{ALERT} on checkout never fired; other alerts: {others}"
     detection = (firing_at - onset).total_seconds()
@@ -195,6 +217,10 @@ def test_a_checkout_storm_pages_for_checkout_only_and_the_stream_measures_its_im
     first = min(storm, key=lambda d: d.window_start)
     assert first.customers_affected > 0 and first.events_affected > 0
     assert onset - timedelta(seconds=10) <= first.window_start <= onset + timedelta(seconds=20)
+    row = next(r for r in stored if utc(r.window_start) == first.window_start)
+    assert row.customers_affected == first.customers_affected
+    assert 0 < row.journeys_affected <= row.events
+    print(f"ClickHouse: {row.customers_affected} customers, {row.journeys_affected} journeys")
     print(
         f"stream: {first.signals} in window {first.window_start:%H:%M:%S}, "
         f"{first.customers_affected} customers, {first.events_affected}/{first.events} events; "

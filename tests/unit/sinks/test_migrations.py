@@ -126,3 +126,35 @@ def test_the_latest_journeys_query_keeps_the_newest_live_version_of_each(
     assert [(row[0], int(row[1])) for row in found] == [("j-a", 3)]
     stage = found[0][3 + 5]  # journey_id, latest, is_retired, then the columns in order
     assert stage == "purchased"
+
+
+def test_journeys_through_a_degraded_touchpoint_counts_live_journeys_in_the_window(
+    chdb_execute: ChdbExecute,
+) -> None:
+    """The impact query of ``touchpoints report`` and the e2e test, on current ClickHouse."""
+    from sinks.degradation_queries import JOURNEYS_THROUGH
+
+    MigrationRunner(chdb_execute, MODERN).apply(load_migrations())
+    chdb_execute("TRUNCATE TABLE journeys")
+    rows = [  # (journey, version, retired, touchpoints, locations, times)
+        ("in", 1, 0, ["cart", "checkout"], ["site:www", "site:www"], ["12:00:10", "12:00:30"]),
+        ("moved", 1, 0, ["checkout"], ["site:www"], ["12:00:20"]),
+        ("moved", 2, 1, [], [], []),  # absorbed by a merge: counted under its new journey
+        ("later", 1, 0, ["checkout"], ["site:www"], ["12:01:00"]),  # the window is half-open
+        ("elsewhere", 1, 0, ["checkout"], ["site:m"], ["12:00:30"]),
+        ("other", 1, 0, ["search"], ["site:www"], ["12:00:30"]),
+    ]
+    for journey, version, retired, touchpoints, locations, times in rows:
+        stamps = [f"2026-11-23 {t}" for t in times]
+        chdb_execute(
+            "INSERT INTO journeys (journey_id, version, retired, step_touchpoints, "
+            f"step_locations, step_times) VALUES ('{journey}', {version}, {retired}, "
+            f"{touchpoints}, {locations}, {stamps})"
+        )
+    window = {
+        "touchpoint": "'checkout'",
+        "location": "'site:www'",
+        "start": "toDateTime64('2026-11-23 12:00:00', 3, 'UTC')",
+        "end": "toDateTime64('2026-11-23 12:01:00', 3, 'UTC')",
+    }
+    assert int(chdb_execute(JOURNEYS_THROUGH % window)[0][0]) == 1

@@ -115,6 +115,7 @@ def build_app(
         topic_replication_factor=1,
         producer_acks=-1,
         producer_compression_type="lz4",
+        producer_linger=worker.producer_linger_seconds,
         key_serializer="raw",
         value_serializer="raw",
     )

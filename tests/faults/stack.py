@@ -8,11 +8,16 @@ environment) and tear it down at the end of the session.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from touchpoints.paths import STACK_SCRIPT
@@ -43,6 +48,33 @@ class FaultStack:
             "TOUCHPOINTS_STACK_PROMETHEUS_PORT": str(self.prometheus_port),
             "TOUCHPOINTS_STACK_ALERTMANAGER_PORT": str(self.alertmanager_port),
         }
+
+    @contextmanager
+    def scraping(self, job: str, port: int, run: str) -> Iterator[None]:
+        """Have this stack's Prometheus scrape ``127.0.0.1:port`` as ``job`` (file discovery)."""
+        folder = self.state_dir / "prometheus" / "e2e-targets"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{job}-{run}.json"
+        target.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": {"run": run}}]))
+        try:
+            yield
+        finally:
+            target.unlink(missing_ok=True)
+
+    def prometheus(self, path: str) -> Any:
+        """GET a Prometheus API path of this stack; its ``data``."""
+        url = f"http://127.0.0.1:{self.prometheus_port}{path}"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return json.loads(answer.read())["data"]
+
+    def alert_states(self, name: str) -> set[str]:
+        """States (pending, firing) of the alert ``name`` on this stack's Prometheus now."""
+        return {a["state"] for a in self.prometheus("/api/v1/alerts")["alerts"]
+                if a["labels"]["alertname"] == name}  # fmt: skip
+
+    def target_up(self, run: str) -> bool:
+        targets = self.prometheus("/api/v1/targets?state=active")["activeTargets"]
+        return any(t["labels"].get("run") == run and t["health"] == "up" for t in targets)
 
     def script(self, *args: str, timeout: float = 300) -> str:
         """Run ``stack.sh ARGS`` against this instance; its output, or AssertionError."""

@@ -40,6 +40,7 @@ from tests.faults.harness import (
     wait_until,
 )
 from tests.faults.stack import FaultStack
+from tests.integration.records import free_port
 from touchpoints.replay import ReplayFilter, replay, select_dead_letters
 
 pytestmark = pytest.mark.faults
@@ -49,6 +50,7 @@ SLOW_COMMAND = "nice -n 10 .venv/bin/pytest tests/faults -m slow -q -s -k "
 SLOW_COMMAND = (
     'nice -n 10 .venv/bin/pytest tests/faults -m slow -q -s -k "clickhouse_outage and 5min"'
 )
+OUTAGE_ALERT = "TouchpointsPipelineWriterFailing"
 START_TIMEOUT = 120  # a Faust worker's start and first rebalance on a busy 2-core machine
 
 
@@ -149,17 +151,29 @@ def test_clickhouse_outage(
     # The writer backs off up to retry_max_seconds between attempts (30 s by default):
     # after the outage, the first write comes at most that long after ClickHouse is back.
     retry_max = "5" if outage_seconds < 300 else "30"
-    with pipeline(names, tmp_path, writer_env={"TOUCHPOINTS_WRITER_RETRY_MAX_SECONDS": retry_max}
-                  ) as (worker, writer):  # fmt: skip
+    # This stack's Prometheus scrapes the writer, so the outage's alert can be watched.
+    port = free_port()
+    writer_env = {"TOUCHPOINTS_WRITER_RETRY_MAX_SECONDS": retry_max,
+                  "TOUCHPOINTS_WRITER_METRICS_PORT": str(port)}  # fmt: skip
+    with (
+        fault_stack.scraping("writer", port, names.run_id),
+        pipeline(names, tmp_path, writer_env=writer_env) as (worker, writer),
+    ):
         load.start()
         flowing(names, 300)
+        wait_until(
+            lambda: fault_stack.target_up(names.run_id), 60, "Prometheus to scrape the writer"
+        )
         rss_before = writer.rss_kib()
         fault_stack.script("stop", "clickhouse")
+        stopped = time.monotonic()
         rss_peak = rss_before
-        ends = time.monotonic() + outage_seconds
-        while time.monotonic() < ends:
+        alert: dict[str, float] = {}  # state -> seconds after ClickHouse stopped
+        while time.monotonic() < stopped + outage_seconds:
             time.sleep(1)
             rss_peak = max(rss_peak, writer.rss_kib())
+            for state in fault_stack.alert_states(OUTAGE_ALERT):
+                alert.setdefault(state, round(time.monotonic() - stopped, 1))
         lag_at_end = group_lag(names.kafka, names.writer_group, topics)
         fault_stack.script("start", "clickhouse")
         load.stop()
@@ -173,10 +187,14 @@ def test_clickhouse_outage(
            COMMAND + "'clickhouse_outage and 30s'" if outage_seconds < 300 else SLOW_COMMAND,
            writer_rss_kib_before=rss_before, writer_rss_kib_peak=rss_peak,
            writer_lag_at_outage_end=lag_at_end, seconds_to_all_stored=round(recovered_s, 1),
-           writer_retry_max_seconds=retry_max, writer_exits=crashes)  # fmt: skip
+           writer_retry_max_seconds=retry_max, writer_exits=crashes,
+           alert=OUTAGE_ALERT, alert_seconds_after_stop=alert)  # fmt: skip
     check(result, journeys, worker, writer)
     assert lag_at_end > 0, "the outage should show as writer lag"
     assert crashes == [], "the writer waits an outage out; it must not crash"
+    assert "pending" in alert, f"{OUTAGE_ALERT} never went pending during the outage"
+    if outage_seconds >= 120:  # its rule holds for 1 minute before it fires
+        assert "firing" in alert, f"{OUTAGE_ALERT} never fired during the outage: {alert}"
 
 
 # A broker restart takes over a minute here (KRaft start-up on a loaded 2-core

@@ -127,13 +127,13 @@ def build_app(
     raw_topic = app.topic(topics.raw, key_type=bytes, value_type=bytes)
     identity_topic = app.topic(topics.identity, key_type=bytes, value_type=bytes, partitions=1)
     commands_topic = app.topic(topics.journey_commands, key_type=bytes, value_type=bytes)
+    scores_topic = app.topic(topics.scores, key_type=bytes, value_type=bytes)
     out = _Out(app)
     policy = worker.ingest_policy()
     metrics = IngestMetrics(registry, max_locations=worker.max_locations)
     rules = load_rules(worker.scoring_rules_path or BUNDLED_RULES)
-    scores_topic = app.topic(topics.scores, key_type=bytes, value_type=bytes)
 
-    app.sensors.add(_FailOnSendError())
+    app.sensors.add(_FailOnSendError())  # table changelogs still go through Faust's send
 
     # The dead-letter policy per claimed source (guarded: a producer inventing
     # source names cannot grow the state or the metric series without bound).

@@ -46,6 +46,7 @@ import asyncio
 import logging
 import os
 import ssl
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -109,6 +110,8 @@ def build_app(
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
         broker_credentials=_credentials(kafka),
         store="memory://",
+        # Memory tables keep nothing on disk; keep Faust's empty data folder out of the cwd.
+        datadir=os.path.join(tempfile.gettempdir(), "touchpoints-faust", "{conf.name}-data"),
         web_enabled=False,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",

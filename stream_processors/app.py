@@ -49,6 +49,7 @@ import ssl
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import faust
@@ -110,8 +111,7 @@ def build_app(
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
         broker_credentials=_credentials(kafka),
         store="memory://",
-        # Memory tables keep nothing on disk; keep Faust's empty data folder out of the cwd.
-        datadir=os.path.join(tempfile.gettempdir(), "touchpoints-faust", "{conf.name}-data"),
+        datadir=_datadir(),
         web_enabled=False,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
@@ -546,6 +546,16 @@ def origin_of(message: Any) -> Origin:
         timestamp=datetime.fromtimestamp(timestamp, UTC) if timestamp else None,
         key=key.decode("utf-8", "replace")[:256] if isinstance(key, bytes) else None,
     )
+
+
+def _datadir() -> str:
+    """Faust's data folder: memory tables keep nothing there; not the working directory.
+
+    Faust creates only the last folder of the path, so the parent is made here.
+    """
+    parent = Path(tempfile.gettempdir()) / "touchpoints-faust"
+    parent.mkdir(parents=True, exist_ok=True)
+    return str(parent / "{conf.name}-data")
 
 
 def _credentials(kafka: KafkaSettings) -> Any:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata
 
 from producers.producer import EventProducer
 from producers.settings import ProducerSettings
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
+from touchpoints.topic_reader import partitions_of, until
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,7 @@ def replay(
     return ReplayResult(replayed=sent, skipped_truncated=skipped)
 
 
-def replay_quarantine(
-    kafka: KafkaSettings, producer_settings: ProducerSettings, group: str, poll_ms: int = 1000
-) -> int:
+def replay_quarantine(kafka: KafkaSettings, producer_settings: ProducerSettings, group: str) -> int:
     """Move the quarantine topic's records, as they were parked, back to the raw topic.
 
     Reads from ``group``'s committed offsets up to the end the topic has now,
@@ -109,19 +108,13 @@ def replay_quarantine(
     )
     sent = 0
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = partitions_of(consumer, topic)
         ends = consumer.end_offsets(partitions)
         consumer.assign(partitions)
-        remaining = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
         with EventProducer(kafka, producer_settings) as producer:
-            while remaining:
-                for tp, records in consumer.poll(timeout_ms=poll_ms).items():
-                    for record in records:
-                        if record.offset < ends[tp]:
-                            producer.send_raw(record.value, key=record.key)
-                            sent += 1
-                    if consumer.position(tp) >= ends[tp]:
-                        remaining.discard(tp)
+            for record in until(consumer, ends):
+                producer.send_raw(record.value, key=record.key)
+                sent += 1
             producer.flush()
         consumer.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in partitions})
     finally:

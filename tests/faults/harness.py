@@ -12,7 +12,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,11 +28,11 @@ from producers.settings import ProducerSettings
 from schemas.events import EVENT_ADAPTER, SOURCES
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
-from stream_processors.journey_rebuild import RebuildDiff
+from stream_processors.journey_rebuild import RebuildDiff, compare
 from stream_processors.journey_settings import JourneySettings
 from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from tests.builders import event_dict
-from touchpoints.rebuild_check import rebuild_check
+from touchpoints.rebuild_check import rebuilt_journeys, stored_journeys
 
 BAD_PREFIX = b"not json "
 RULES = load_rules(BUNDLED_RULES)
@@ -413,19 +414,21 @@ def settle(
 def journeys_rebuilt(names: Names, timeout: float = 120) -> RebuildDiff:
     """Wait until the stored journeys equal a rebuild from the stitching input (or ``timeout``).
 
-    Returns the last comparison; journeys trail the events by a few batches.
+    Called once every acknowledged event is stored, so the stitching input is
+    complete: the rebuild is made once, the stored side is read until it catches
+    up (journeys trail the events by a few batches). Returns the last comparison.
     """
     deadline = time.monotonic() + timeout
-    settings = JourneySettings()
-    while True:
-        client = connect(names.clickhouse)
-        try:
-            diff = rebuild_check(names.kafka, client.execute, settings, RULES)
-        finally:
-            client.disconnect()
-        if diff.equal or time.monotonic() > deadline:
-            return diff
-        time.sleep(2.0)
+    rebuilt = rebuilt_journeys(names.kafka, JourneySettings(), RULES)
+    client = connect(names.clickhouse)
+    try:
+        while True:
+            diff = compare(rebuilt, stored_journeys(client.execute))
+            if diff.equal or time.monotonic() > deadline:
+                return diff
+            time.sleep(2.0)
+    finally:
+        client.disconnect()
 
 
 def wait_until(probe: Callable[[], bool], timeout: float, what: str) -> float:
@@ -445,23 +448,34 @@ def stored_events(clickhouse: ClickHouseSettings) -> int:
         return -1
 
 
-def reset_group_offsets(kafka: KafkaSettings, group: str, topics: list[str]) -> int:
-    """Set a stopped consumer group's offsets to the start of ``topics``; partitions reset."""
+@contextmanager
+def _group_partitions(
+    kafka: KafkaSettings, group: str, topics: list[str]
+) -> Iterator[tuple[KafkaConsumer, list[TopicPartition]]]:
+    """A consumer of ``group`` (nothing committed by it) and every partition of ``topics``."""
     consumer = KafkaConsumer(
         **kafka.kafka_python_config(), group_id=group, enable_auto_commit=False
     )
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        yield (
+            consumer,
+            [
+                TopicPartition(topic, p)
+                for topic in topics
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ],
+        )
+    finally:
+        consumer.close(autocommit=False)
+
+
+def reset_group_offsets(kafka: KafkaSettings, group: str, topics: list[str]) -> int:
+    """Set a stopped consumer group's offsets to the start of ``topics``; partitions reset."""
+    with _group_partitions(kafka, group, topics) as (consumer, partitions):
         consumer.assign(partitions)
         starts = consumer.beginning_offsets(partitions)
         consumer.commit({tp: OffsetAndMetadata(starts[tp], "", -1) for tp in partitions})
         return len(partitions)
-    finally:
-        consumer.close(autocommit=False)
 
 
 def record(
@@ -493,35 +507,15 @@ def record(
 
 def group_lag(kafka: KafkaSettings, group: str, topics: list[str]) -> int:
     """Records in ``topics`` that ``group`` has not committed yet."""
-    consumer = KafkaConsumer(
-        **kafka.kafka_python_config(), group_id=group, enable_auto_commit=False
-    )
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+    with _group_partitions(kafka, group, topics) as (consumer, partitions):
         ends = consumer.end_offsets(partitions)
         return sum(ends[tp] - (consumer.committed(tp) or 0) for tp in partitions)
-    finally:
-        consumer.close(autocommit=False)
 
 
 def committed(kafka: KafkaSettings, group: str, topics: list[str]) -> int:
     """The sum of ``group``'s committed offsets over ``topics`` (its progress)."""
-    consumer = KafkaConsumer(
-        **kafka.kafka_python_config(), group_id=group, enable_auto_commit=False
-    )
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+    with _group_partitions(kafka, group, topics) as (consumer, partitions):
         return sum(consumer.committed(tp) or 0 for tp in partitions)
-    finally:
-        consumer.close(autocommit=False)
 
 
 def keep_alive_until(

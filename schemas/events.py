@@ -129,6 +129,11 @@ EVENT_ADAPTER: TypeAdapter[TouchpointEvent] = cast(
 )
 """Validates and serialises :data:`TouchpointEvent`; build once, reuse everywhere."""
 
+EVENTS_ADAPTER: TypeAdapter[list[TouchpointEvent]] = cast(
+    "TypeAdapter[list[TouchpointEvent]]", TypeAdapter(list[TouchpointEvent])
+)
+"""A batch of events in one pass (schemas.batches: the stitching input topic)."""
+
 BUILTIN_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(
     cast(Any, Annotated[Union[BUILTIN_EVENTS], Field(discriminator="source")])  # noqa: UP007
 )

@@ -3,7 +3,8 @@
     tp.raw        (key: primary identifier, value: raw JSON bytes from producers)
       │  ingest: decode + validate (stream_processors.ingest.ingest), score
       ├──► tp.events      (key: primary identifier, value: normalised event JSON)
-      ├──► tp.identity    (ONE partition; same record: the stitching input)
+      ├──► tp.identity    (ONE partition; the stitching input: a batch record of the
+      │                    events of one take, schemas.batches)
       ├──► tp.scores      (key: touchpoint|location, the health stage's key; a survey:
       │                    the touchpoint it is about; value: InteractionScore JSON)
       ├──► tp.deadletter  (key: origin topic:partition:offset, value: DeadLetter JSON)
@@ -11,7 +12,8 @@
                            policy, stream_processors.deadletter_policy; replayed by hand)
     tp.identity
       │  identity: stitch (stream_processors.stitching), table identity-graph
-      ├──► tp.journey-commands  (place keyed by canonical key, move_out keyed by from_key)
+      ├──► tp.journey-commands  (batch records, each in the partition of its commands'
+      │                          keys: place by canonical key, move_out by from_key)
       ├──► tp.identity-links    (key: identifier, value: IdentityLink)
       └──► tp.merges            (key: from_key, value: MergeRecord)
     tp.journey-commands
@@ -50,15 +52,15 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import faust
 import orjson
-from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry
 
+from schemas.batches import pack, unpack
 from schemas.deadletter import Origin
-from schemas.events import EVENT_ADAPTER, encode_event
+from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER, encode_event
 from schemas.scores import InteractionScore
 from schemas.settings import KafkaSettings
 from schemas.timeutil import utc_now
@@ -70,11 +72,15 @@ from stream_processors.identity_graph import Entry, IdentityGraph
 from stream_processors.ingest import Accepted, ingest
 from stream_processors.journey_commands import (
     COMMAND_ADAPTER,
+    COMMANDS_ADAPTER,
+    Command,
     KeyState,
     Publications,
+    batch_records,
     close_idle,
     handle,
     open_since,
+    partition_of,
 )
 from stream_processors.journey_metrics import JourneyMetrics
 from stream_processors.journey_settings import JourneySettings
@@ -145,30 +151,40 @@ def build_app(
     parking: dict[str, bool] = {}
 
     # (primary identifier, raw bytes) ──► ingest ──► events | deadletter | quarantine
+    # Taken in batches: the stitching input leaves as one batch record per take.
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes | None]) -> None:
-        async for record in stream.events():
+        # take_events acks the records only after the body ran (unlike iterating a
+        # stream); faust's StreamT does not declare it.
+        batches = stream.take_events(  # type: ignore[attr-defined]
+            worker.ingest_batch_size, within=worker.ingest_batch_seconds
+        )
+        async for records in batches:
             try:
                 now = clock()
-                result = ingest(record.value, origin_of(record.message), now, policy)
-                source = policy_key(result.source) if result.source else None
-                valid = isinstance(result, Accepted)
-                parked = deadletters.decide_record(source, valid, now) is Decision.QUARANTINE
-                if parked:  # the raw record as received: replayed to tp.raw once fixed
-                    await out.send(topics.quarantine, record.key, record.value)
-                    metrics.parked(source or UNKNOWN_SOURCE)
-                elif isinstance(result, Accepted):
-                    _, key = result.event.identifiers.primary()
-                    encoded = encode_event(result.event)
-                    await out.send(topics.events, key.encode(), encoded)
-                    await out.send(topics.identity, key.encode(), encoded)
-                    score = score_record(result.event, rules, now)
-                    await out.send(topics.scores, routing_key(score).encode(), score.encode())
-                    metrics.accepted(result.event, score, now)
-                else:
-                    dead = result.dead_letter
-                    await out.send(topics.deadletter, dead.key(), dead.encode())
-                    metrics.rejected(dead)
+                stitching: list[bytes] = []
+                for record in records:
+                    result = ingest(record.value, origin_of(record.message), now, policy)
+                    source = policy_key(result.source) if result.source else None
+                    valid = isinstance(result, Accepted)
+                    parked = deadletters.decide_record(source, valid, now) is Decision.QUARANTINE
+                    if parked:  # the raw record as received: replayed to tp.raw once fixed
+                        await out.send(topics.quarantine, record.key, record.value)
+                        metrics.parked(source or UNKNOWN_SOURCE)
+                    elif isinstance(result, Accepted):
+                        _, key = result.event.identifiers.primary()
+                        encoded = encode_event(result.event)
+                        await out.send(topics.events, key.encode(), encoded)
+                        stitching.append(encoded)
+                        score = score_record(result.event, rules, now)
+                        await out.send(topics.scores, routing_key(score).encode(), score.encode())
+                        metrics.accepted(result.event, score, now)
+                    else:
+                        dead = result.dead_letter
+                        await out.send(topics.deadletter, dead.key(), dead.encode())
+                        metrics.rejected(dead)
+                for batch in pack(stitching):  # ONE partition: the order ingest saw
+                    await out.send(topics.identity, None, batch)
             except Exception as error:
                 fail_fast("ingest could not hand a record on", error)
 
@@ -205,12 +221,16 @@ def build_app(
                 graph = graphs.current()
                 now = clock()
                 sends: list[Send] = []
+                commands: list[Command] = []
                 entries: dict[str, Entry] = {}
                 for value in batch:
-                    stitched = stitch(graph, EVENT_ADAPTER.validate_json(value), now, rules)
-                    sends.extend(_stitch_sends(stitched, topics))
-                    entries.update(stitched.entries)
-                    journey_metrics.stitched(stitched)
+                    for event in unpack(value, EVENT_ADAPTER, EVENTS_ADAPTER):
+                        stitched = stitch(graph, event, now, rules)
+                        sends.extend(_stitch_sends(stitched, topics))
+                        commands.extend(stitched.commands())
+                        entries.update(stitched.entries)
+                        journey_metrics.stitched(stitched)
+                sends += _command_sends(topics.journey_commands, commands, journey_partitions)
                 await out.deliver(sends)  # outputs first: a crash now repeats them, loses nothing
                 graphs.write(entries)
             except Exception as error:
@@ -240,14 +260,14 @@ def build_app(
                     changed: dict[str, KeyState] = {}
                     published = Publications()
                     for value in batch:
-                        command = COMMAND_ADAPTER.validate_json(value)
-                        state = changed.get(command.key) or store.load(command.key)
-                        outcome = handle(state, command, journey_policy, now, rules)
-                        if outcome.state is not None:
-                            changed[command.key] = outcome.state
-                        published.add(outcome)
-                        journey_metrics.handled(command, outcome)
-                    await out.deliver(_journey_sends(published, topics))
+                        for command in unpack(value, COMMAND_ADAPTER, COMMANDS_ADAPTER):
+                            state = changed.get(command.key) or store.load(command.key)
+                            outcome = handle(state, command, journey_policy, now, rules)
+                            if outcome.state is not None:
+                                changed[command.key] = outcome.state
+                            published.add(outcome)
+                            journey_metrics.handled(command, outcome)
+                    await out.deliver(_journey_sends(published, topics, journey_partitions))
                     store.save(changed)
             except Exception as error:
                 fail_fast("journeys could not handle a batch", error)
@@ -271,7 +291,7 @@ def build_app(
                         changed[key] = outcome.state
                         published.add(outcome)
                         journey_metrics.closed_idle.inc()
-                await out.deliver(_journey_sends(published, topics))
+                await out.deliver(_journey_sends(published, topics, journey_partitions))
                 store.save(changed)
         except Exception as error:
             fail_fast("journeys could not close idle journeys", error)
@@ -334,8 +354,13 @@ def build_app(
     return app
 
 
-Send = tuple[str, bytes, bytes]
-"""(topic name, key, value)."""
+class Send(NamedTuple):
+    """One record to send; ``partition`` None lets the key choose it."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
 
 
 class _Out:
@@ -353,18 +378,20 @@ class _Out:
     def __init__(self, app: faust.App) -> None:
         self._app = app
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> asyncio.Future[Any]:
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+    ) -> asyncio.Future[Any]:
         """Queue one record; the returned future resolves when Kafka acknowledged it."""
         producer: Any = self._app.producer
         delivery: asyncio.Future[Any] = await producer._ensure_producer().send(
-            topic, value=value, key=key
+            topic, value=value, key=key, partition=partition
         )
         delivery.add_done_callback(_fail_on_delivery_error)
         return delivery
 
     async def deliver(self, sends: list[Send]) -> None:
         """Send every record and wait until Kafka acknowledged all of them."""
-        pending = [await self.send(topic, key, value) for topic, key, value in sends]
+        pending = [await self.send(*send) for send in sends]
         await asyncio.gather(*pending)
 
 
@@ -373,36 +400,29 @@ def _fail_on_delivery_error(delivery: asyncio.Future[Any]) -> None:
         fail_fast("a result could not be written to Kafka", delivery.exception() or Exception())
 
 
+def _command_sends(topic: str, commands: list[Command], partitions: int) -> list[Send]:
+    return [Send(topic, None, value, p) for p, value in batch_records(commands, partitions)]
+
+
 def _stitch_sends(stitched: Stitched, topics: Topics) -> list[Send]:
-    sends: list[Send] = [
-        (topics.merges, m.from_key.encode(), m.model_dump_json().encode()) for m in stitched.merges
+    """What stitching one event publishes besides its journey commands."""
+    sends = [
+        Send(topics.merges, m.from_key.encode(), m.model_dump_json().encode())
+        for m in stitched.merges
     ]
     sends += [
-        (topics.journey_commands, c.key.encode(), c.model_dump_json().encode())
-        for c in stitched.moves
-    ]
-    if stitched.place is not None:
-        place = stitched.place
-        sends.append(
-            (topics.journey_commands, place.key.encode(), place.model_dump_json().encode())
-        )
-    sends += [
-        (topics.identity_links, k.identifier.encode(), k.model_dump_json().encode())
+        Send(topics.identity_links, k.identifier.encode(), k.model_dump_json().encode())
         for k in stitched.links
     ]
     return sends
 
 
-def _journey_sends(published: Publications, topics: Topics) -> list[Send]:
-    sends: list[Send] = [
-        (topics.journeys, s.journey_id.encode(), s.model_dump_json().encode())
+def _journey_sends(published: Publications, topics: Topics, partitions: int) -> list[Send]:
+    sends = [
+        Send(topics.journeys, s.journey_id.encode(), s.model_dump_json().encode())
         for s in published.snapshots.values()
     ]
-    sends += [
-        (topics.journey_commands, c.key.encode(), c.model_dump_json().encode())
-        for c in published.forwards
-    ]
-    return sends
+    return sends + _command_sends(topics.journey_commands, published.forwards, partitions)
 
 
 class _JourneyStore:
@@ -418,8 +438,7 @@ class _JourneyStore:
     def __init__(self, table: Any, partitions: int) -> None:
         self.table = table
         self.lock = asyncio.Lock()
-        self._partitions = list(range(partitions))
-        self._partitioner = DefaultPartitioner()
+        self._partitions = partitions
         self._open: dict[str, datetime] | None = None
 
     def load(self, key: str) -> KeyState | None:
@@ -441,8 +460,7 @@ class _JourneyStore:
         return [
             key
             for key, since in self._index().items()
-            if since < before
-            and self._partitioner(key.encode(), self._partitions, self._partitions) in owned
+            if since < before and partition_of(key, self._partitions) in owned
         ]
 
     def _index(self) -> dict[str, datetime]:

@@ -12,21 +12,24 @@ is local to the partition that owns that key:
 
 A command for a redirected key is forwarded to the redirect target, so an
 event keyed just before a merge, or journeys moved twice (A→B, then B→C),
-still arrive where they belong. Every command is idempotent (journeys are a
+still arrive where they belong. On the topic, commands travel as batch records
+(:func:`batch_records`), one or more per partition. Every command is idempotent (journeys are a
 function of their set of steps, and a step is one per event_id), so the
 at-least-once replays after a crash change nothing. Pure: no Faust, no clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
+from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from schemas.batches import pack
 from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step
 from schemas.scores import ScoreDriver
 from stream_processors.journey_restitch import JourneyUpdate
@@ -68,6 +71,28 @@ class MoveIn(_Command):
 
 Command = Annotated[PlaceStep | MoveOut | MoveIn, Field(discriminator="kind")]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+COMMANDS_ADAPTER: TypeAdapter[list[Command]] = TypeAdapter(list[Command])
+"""A batch record of the journey-commands topic (schemas.batches)."""
+_PARTITIONER = DefaultPartitioner()
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The journey-commands partition of ``key``: where a keyed record would go.
+
+    aiokafka's default partitioner (murmur2, as Kafka's Java client), which is
+    also how the journeys table places the key's state.
+    """
+    every = list(range(partitions))
+    return int(_PARTITIONER(key.encode(), every, every))
+
+
+def batch_records(commands: Iterable[Command], partitions: int) -> list[tuple[int, bytes]]:
+    """Commands as (partition, batch record value): each to its key's partition, in order."""
+    by_partition: dict[int, list[bytes]] = {}
+    for command in commands:
+        value = command.model_dump_json().encode()
+        by_partition.setdefault(partition_of(command.key, partitions), []).append(value)
+    return [(p, record) for p, values in by_partition.items() for record in pack(values)]
 
 
 class KeyState(BaseModel):

@@ -30,7 +30,10 @@ class JourneySettings(BaseSettings):
     max_customers_per_identifier: int = Field(default=3, ge=1)
     identifier_blocklist: tuple[str, ...] = ("device_id:sensor-*",)
     batch_size: int = Field(
-        default=500, ge=1, description="records the identity and journeys agents take at once"
+        default=10,
+        ge=1,
+        description="batch records the identity and journeys agents take at once (each "
+        "holds up to the worker's ingest batch of events, schemas/batches.py)",
     )
     close_idle_every_seconds: float = Field(
         default=30, gt=0, description="how often a worker closes its journeys past the gap"

@@ -38,6 +38,10 @@ class Stitched:
     quarantines: tuple[Quarantine, ...]
     entries: dict[str, Entry]
 
+    def commands(self) -> list[MoveOut | PlaceStep]:
+        """The journey commands to send, in order: the merges' moves, then the place."""
+        return [*self.moves, *([self.place] if self.place is not None else [])]
+
 
 def stitch(
     graph: IdentityGraph, event: TouchpointEvent, now: datetime, rules: ScoringRules

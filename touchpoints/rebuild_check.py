@@ -1,7 +1,7 @@
 """Stored journeys against a rebuild from the stitching input topic (`touchpoints journey rebuild`).
 
-Reads ``tp.identity`` (one partition: the order the identity agent saw) from
-its start to the end it has when the check begins, rebuilds the journeys with
+Reads ``tp.identity`` (one partition of batch records: the order the identity
+agent saw) from its start to the end it has when the check begins, rebuilds the journeys with
 :func:`stream_processors.journey_rebuild.rebuild` and compares them with the
 latest live journeys in ClickHouse. Meaningful once the pipeline has caught up.
 """
@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 from kafka import KafkaConsumer
 
-from schemas.events import EVENT_ADAPTER, TouchpointEvent
+from schemas.batches import unpack
+from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER, TouchpointEvent
 from schemas.settings import KafkaSettings
 from sinks.journey_queries import Execute, latest_journeys
 from stream_processors.journey_rebuild import Membership, RebuildDiff, compare, rebuild
@@ -30,7 +31,7 @@ def identity_events(kafka: KafkaSettings) -> Iterator[TouchpointEvent]:
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         for record in until(consumer, ends):
-            yield EVENT_ADAPTER.validate_json(record.value)
+            yield from unpack(record.value, EVENT_ADAPTER, EVENTS_ADAPTER)
     finally:
         consumer.close()
 

@@ -238,7 +238,8 @@ def _sample(
         result.status = f"n/a: no topic {', '.join(names)}"
         return
     result.status = "ok"
-    result.samples.append((elapsed, topics.total(names)))
+    count = topics.items(names) if stage.batched else topics.total(names)
+    result.samples.append((elapsed, count))
 
 
 def _all_done(

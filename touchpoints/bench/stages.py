@@ -27,7 +27,9 @@ class Stage:
     - ``tables``: ClickHouse tables counted instead;
     - ``expects``: how many outputs make the stage done: one per input record
       (``all``: events plus dead letters), one per valid event (``valid``), or
-      ``unknown`` (done when its count has stopped moving, e.g. journeys).
+      ``unknown`` (done when its count has stopped moving, e.g. journeys);
+    - ``batched``: its topics carry batch records (schemas.batches): the values
+      in them are counted, not the records.
     """
 
     name: str
@@ -35,6 +37,7 @@ class Stage:
     topics: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
     expects: Expects = "all"
+    batched: bool = False
     description: str = ""
 
     def expected(self, records: int, valid: int) -> int | None:
@@ -48,6 +51,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("scores", ("worker",), topics=("scores",), expects="valid",
           description="interaction score per valid event (written by the ingest agent)"),
     Stage("identity", ("worker",), topics=("journey-commands",), expects="unknown",
+          batched=True,
           description="identity stitching: journey commands ('place' per event, moves)"),
     Stage("journeys", ("worker",), topics=("journeys",), expects="unknown",
           description="journey assembly: journey versions written"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import orjson
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
@@ -15,6 +18,10 @@ class TopicWatch:
     def __init__(self, kafka: KafkaSettings) -> None:
         self._client = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
         self._partitions: dict[str, list[TopicPartition]] = {}
+        self._kafka = kafka
+        self._reader: KafkaConsumer | None = None
+        self._read_to: dict[TopicPartition, int] = {}
+        self._items = 0
 
     def exists(self, topic: str) -> bool:
         if topic in self._partitions:
@@ -32,8 +39,46 @@ class TopicWatch:
             return 0
         return sum(self._client.end_offsets(partitions).values())
 
+    def items(self, topics: tuple[str, ...], max_wait_s: float = 2.0) -> int:
+        """Values carried so far by topics of batch records (schemas.batches).
+
+        Their end offsets count records, not values, so the records are read
+        (from where the last call stopped) and their items counted.
+        """
+        partitions = [tp for t in topics if self.exists(t) for tp in self._partitions[t]]
+        if not partitions:
+            return 0
+        if self._reader is None:
+            self._reader = KafkaConsumer(
+                **self._kafka.kafka_python_config(), enable_auto_commit=False
+            )
+        if set(partitions) != set(self._read_to):
+            self._reader.assign(partitions)
+            for tp in partitions:
+                self._reader.seek(tp, self._read_to.setdefault(tp, 0))
+        ends = self._client.end_offsets(partitions)
+        deadline = time.monotonic() + max_wait_s
+        while any(self._read_to[tp] < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                break
+            for tp, records in self._reader.poll(timeout_ms=100, max_records=5000).items():
+                for record in records:
+                    self._items += _items_in(record.value)
+                    self._read_to[tp] = record.offset + 1
+        return self._items
+
     def close(self) -> None:
         self._client.close(autocommit=False)
+        if self._reader is not None:
+            self._reader.close(autocommit=False)
+
+
+def _items_in(value: bytes | None) -> int:
+    """Values in one batch record: a JSON array's length, or 1 for a single value."""
+    if not value:
+        return 0
+    parsed = orjson.loads(value)
+    return len(parsed) if isinstance(parsed, list) else 1
 
 
 class TableWatch:

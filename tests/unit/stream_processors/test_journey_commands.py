@@ -10,18 +10,22 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.batches import unpack
 from schemas.journeys import Journey, JourneySnapshot
 from stream_processors.journey_commands import (
     COMMAND_ADAPTER,
+    COMMANDS_ADAPTER,
     MAX_HOPS,
     Command,
     KeyState,
     MoveIn,
     MoveOut,
     PlaceStep,
+    batch_records,
     close_idle,
     handle,
     open_since,
+    partition_of,
 )
 from stream_processors.journey_steps import step_of
 from stream_processors.journeys import segment
@@ -239,3 +243,34 @@ def test_a_batch_publishes_only_the_newest_version_of_each_journey_and_every_for
     [snapshot] = published.snapshots.values()
     assert snapshot.journey is not None and len(snapshot.journey.steps) == 3
     assert [c.key for c in published.forwards] == [CUSTOMER]
+
+
+@given(
+    st.lists(st.sampled_from([CUSTOMER, ANON, "customer_id:c-2", "loyalty_id:L-9"]), max_size=40),
+    st.integers(min_value=1, max_value=12),
+)
+def test_batch_records_put_each_command_in_its_keys_partition_in_order(
+    keys: list[str], partitions: int
+) -> None:
+    commands: list[Command] = [place(key, "browse", minute) for minute, key in enumerate(keys)]
+    records = batch_records(commands, partitions)
+    seen: dict[int, list[Command]] = {}
+    for partition, value in records:
+        seen.setdefault(partition, []).extend(unpack(value, COMMAND_ADAPTER, COMMANDS_ADAPTER))
+    assert sorted(c.model_dump_json() for cs in seen.values() for c in cs) == sorted(
+        c.model_dump_json() for c in commands
+    )
+    for partition, received in seen.items():
+        assert all(partition_of(c.key, partitions) == partition for c in received)
+        assert received == [c for c in commands if partition_of(c.key, partitions) == partition]
+
+
+def test_a_keys_partition_is_the_one_kafka_clients_pick_for_that_key() -> None:
+    # Kafka's own rule (Java client; kafka-python's murmur2 as the independent
+    # reference): the journeys table keeps a key's state in this partition.
+    from kafka.partitioner.default import murmur2
+
+    for key in (CUSTOMER, ANON, "phone_hash:abc", "x"):
+        for partitions in (1, 4, 12):
+            expected = (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+            assert partition_of(key, partitions) == expected

@@ -1,0 +1,53 @@
+"""Internal topics carry batches: one Kafka record holds a JSON array of values.
+
+Faust and aiokafka cost about 190 CPU µs to consume a record and 300-500 µs
+to send one, whatever its size (``touchpoints bench``, docs/performance.md),
+while the stitching logic needs tens of µs per event. The topics only the
+worker reads (``tp.identity``, ``tp.journey-commands``) therefore carry a
+batch per record: a JSON array whose items are exactly the single values the
+topic used to carry. A bare JSON object is still read as a batch of one, so
+records written before batching (or by hand with kcat) stay readable.
+
+Order is kept: the items of a record come in the order they were packed, and
+records of a partition in offset order. Pure: no Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from pydantic import TypeAdapter
+
+T = TypeVar("T")
+
+MAX_BATCH_BYTES = 256 * 1024
+"""A batch record's size limit: well under Kafka's and aiokafka's 1 MB request limit."""
+
+
+def pack(values: Iterable[bytes], max_bytes: int = MAX_BATCH_BYTES) -> Iterator[bytes]:
+    """Record values holding these JSON values (each already encoded), in order.
+
+    A record is closed before it would pass ``max_bytes``; a value larger than
+    that on its own goes alone. No values, no record.
+    """
+    batch: list[bytes] = []
+    size = 2
+    for value in values:
+        if batch and size + len(value) + 1 > max_bytes:
+            yield b"[" + b",".join(batch) + b"]"
+            batch, size = [], 2
+        batch.append(value)
+        size += len(value) + 1
+    if batch:
+        yield b"[" + b",".join(batch) + b"]"
+
+
+def unpack(value: bytes, one: TypeAdapter[T], many: TypeAdapter[list[T]]) -> list[T]:
+    """The items of a batch record, validated; a single JSON value is a batch of one.
+
+    Raises pydantic's ``ValidationError`` (a ``ValueError``) when the record is neither.
+    """
+    if value.lstrip()[:1] == b"[":
+        return many.validate_json(value)
+    return [one.validate_json(value)]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from schemas.batches import pack, unpack
+from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER, SOURCES, encode_event
+from tests.builders import event_dict
+
+ONE: TypeAdapter[dict[str, int]] = TypeAdapter(dict[str, int])
+MANY: TypeAdapter[list[dict[str, int]]] = TypeAdapter(list[dict[str, int]])
+
+items = st.lists(
+    st.dictionaries(st.text(max_size=5), st.integers(-(2**63), 2**63 - 1), max_size=4), max_size=60
+)
+
+
+@given(items, st.integers(min_value=2, max_value=400))
+def test_packed_records_give_back_every_value_in_order(
+    values: list[dict[str, int]], max_bytes: int
+) -> None:
+    records = list(pack((orjson.dumps(v) for v in values), max_bytes))
+    assert [item for record in records for item in unpack(record, ONE, MANY)] == values
+
+
+@given(items, st.integers(min_value=2, max_value=400))
+def test_a_record_passes_the_limit_only_when_one_value_alone_does(
+    values: list[dict[str, int]], max_bytes: int
+) -> None:
+    for record in pack((orjson.dumps(v) for v in values), max_bytes):
+        assert len(record) <= max_bytes or len(orjson.loads(record)) == 1
+
+
+def test_no_values_make_no_record() -> None:
+    assert list(pack([])) == []
+
+
+def test_a_single_value_written_before_batching_is_a_batch_of_one() -> None:
+    event = EVENT_ADAPTER.validate_python(event_dict("web"))
+    assert unpack(encode_event(event), EVENT_ADAPTER, EVENTS_ADAPTER) == [event]
+
+
+def test_events_of_every_source_travel_in_one_record() -> None:
+    events = [EVENT_ADAPTER.validate_python(event_dict(source)) for source in SOURCES]
+    [record] = pack(encode_event(event) for event in events)
+    assert unpack(record, EVENT_ADAPTER, EVENTS_ADAPTER) == events
+
+
+def test_a_bad_item_fails_the_whole_record() -> None:
+    good = encode_event(EVENT_ADAPTER.validate_python(event_dict("web")))
+    [record] = pack([good, b'{"source": "web"}'])
+    with pytest.raises(ValidationError):
+        unpack(record, EVENT_ADAPTER, EVENTS_ADAPTER)

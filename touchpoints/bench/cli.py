@@ -23,7 +23,7 @@ RESULTS_DIR = REPO_ROOT / "bench-results"
 @click.option(
     "--rate",
     type=click.FloatRange(min=1),
-    help="Steady-phase events/s [default: 70% of the measured catch-up rate].",
+    help="Steady-phase events/s [default: 70% of the slowest catch-up stage's wall rate].",
 )
 @click.option(
     "--steady-seconds",

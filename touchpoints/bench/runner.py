@@ -203,12 +203,22 @@ def _replay(
 
 
 def _steady_rate(stage_rows: list[dict[str, Any]]) -> float | None:
-    """70 % of the whole pipeline's catch-up rate (the last stage measured), else None."""
-    for row in reversed(stage_rows):
-        best = row.get("per_s") or row.get("wall_per_s")
-        if best and not row["status"].startswith("n/a"):
-            return STEADY_SHARE * float(best)
-    return None
+    """70 % of what the whole pipeline sustained in catch-up, else None.
+
+    That is the slowest stage's wall rate (all records over the phase, start-up
+    included): the worker's agents share one process and, in a catch-up, finish
+    one after another, so a stage's own 5..95 % rate overstates what the
+    pipeline keeps up with when every stage runs at once (it fell behind at 70 %
+    of the writer stage's rate in every run). A stage without a wall rate (not
+    complete) counts with its own rate.
+    """
+    rates = [
+        row.get("wall_per_s") or row.get("per_s")
+        for row in stage_rows
+        if not str(row["status"]).startswith("n/a")
+    ]
+    measured = [float(rate) for rate in rates if rate]
+    return STEADY_SHARE * min(measured) if measured else None
 
 
 def _memory(

@@ -34,3 +34,18 @@ def test_what_makes_a_stage_done() -> None:
     assert Stage("a", ("worker",), topics=("x",)).expected(100, 99) == 100
     assert Stage("a", ("worker",), topics=("x",), expects="valid").expected(100, 99) == 99
     assert Stage("a", ("worker",), topics=("x",), expects="unknown").expected(100, 99) is None
+
+
+def test_the_steady_rate_is_70_percent_of_the_slowest_stages_wall_rate() -> None:
+    from touchpoints.bench.runner import _steady_rate
+
+    rows = [
+        {"status": "ok", "per_s": 1300.0, "wall_per_s": 863.0},
+        {"status": "ok", "per_s": 1363.0, "wall_per_s": 279.0},  # journeys: finished last
+        {"status": "partial (time limit 150 s): 9,000 so far", "per_s": 250.0, "wall_per_s": None},
+        {"status": "n/a: no topic x", "per_s": None, "wall_per_s": None},
+        {"status": "ok", "per_s": 1220.0, "wall_per_s": 757.0},
+    ]
+    assert _steady_rate(rows) == 0.7 * 250.0
+    assert _steady_rate(rows[:2]) == 0.7 * 279.0
+    assert _steady_rate(rows[3:4]) is None

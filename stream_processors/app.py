@@ -157,7 +157,7 @@ def build_app(
         # take_events acks the records only after the body ran (unlike iterating a
         # stream); faust's StreamT does not declare it.
         batches = stream.take_events(  # type: ignore[attr-defined]
-            worker.ingest_batch_size, within=worker.ingest_batch_seconds
+            worker.batch_size, within=worker.batch_seconds
         )
         async for records in batches:
             try:
@@ -314,40 +314,38 @@ def build_app(
     detector = worker.health_policy()
     health_metrics = HealthMetrics(registry, max_locations=worker.max_locations)
     recent_scores = RecentScores(worker.truth_recent_scores)
-    # Decoded states by key, with the bytes last written: reused while the table
-    # still holds those bytes (decoding every event cost more than detecting).
-    decoded: dict[bytes, tuple[bytes, HealthState]] = {}
+    health_states = _HealthStore(health_table)
 
     @app.agent(scores_topic, name="health")
     async def health_agent(stream: faust.StreamT[bytes]) -> None:
         await _changelog_known(app, health_table)
-        async for record in stream.events():
+        batches = stream.take_events(  # type: ignore[attr-defined]
+            worker.batch_size, within=worker.batch_seconds
+        )
+        async for records in batches:
             try:
-                score = InteractionScore.model_validate_json(record.value)
-                if score.survey is not None:
-                    pair = recent_scores.pair(score)
-                    if isinstance(pair, Pair):
-                        health_metrics.paired(pair.touchpoint, pair.score, pair.answer)
-                    else:
-                        health_metrics.not_paired(score.survey.about_touchpoint, pair)
-                    continue
-                recent_scores.remember(score)
-                key, stored = record.key, health_table.get(record.key)
-                cached = decoded.get(key)
-                if cached is not None and cached[0] == stored:
-                    state = cached[1]
-                else:
-                    state = decode_state(stored, score.touchpoint, score.location)
-                seen = observe(state, score, detector, clock())
-                if seen.late:
-                    health_metrics.late_event(score.touchpoint)
-                    continue
-                encoded = encode_state(seen.state)
-                health_table[key] = encoded
-                decoded[key] = (encoded, seen.state)
-                for degradation in seen.degradations:
-                    await out.send(topics.degradations, degradation.key(), degradation.encode())
-                    health_metrics.degraded(degradation)
+                changed: dict[bytes, HealthState] = {}
+                for record in records:
+                    score = InteractionScore.model_validate_json(record.value)
+                    if score.survey is not None:
+                        pair = recent_scores.pair(score)
+                        if isinstance(pair, Pair):
+                            health_metrics.paired(pair.touchpoint, pair.score, pair.answer)
+                        else:
+                            health_metrics.not_paired(score.survey.about_touchpoint, pair)
+                        continue
+                    recent_scores.remember(score)
+                    key = record.key
+                    state = changed[key] if key in changed else health_states.load(key, score)
+                    seen = observe(state, score, detector, clock())
+                    if seen.late:
+                        health_metrics.late_event(score.touchpoint)
+                        continue
+                    changed[key] = seen.state
+                    for degradation in seen.degradations:
+                        await out.send(topics.degradations, degradation.key(), degradation.encode())
+                        health_metrics.degraded(degradation)
+                health_states.save(changed)  # once per key and take: one changelog record
             except Exception as error:
                 fail_fast("health could not judge a score", error)
 
@@ -471,6 +469,32 @@ class _JourneyStore:
                 if since is not None:
                     self._open[raw_key.decode()] = since
         return self._open
+
+
+class _HealthStore:
+    """The touchpoint-health table, with each key's state decoded once.
+
+    A decoded state is reused while the table still holds the bytes it came
+    from (decoding on every score cost more than detecting); after a rebalance
+    or recovery the table's bytes differ and the state is decoded again.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._decoded: dict[bytes, tuple[bytes, HealthState]] = {}
+
+    def load(self, key: bytes, score: InteractionScore) -> HealthState:
+        stored = self._table.get(key)
+        cached = self._decoded.get(key)
+        if cached is not None and cached[0] == stored:
+            return cached[1]
+        return decode_state(stored, score.touchpoint, score.location)
+
+    def save(self, changed: dict[bytes, HealthState]) -> None:
+        for key, state in changed.items():
+            encoded = encode_state(state)
+            self._table[key] = encoded
+            self._decoded[key] = (encoded, state)
 
 
 class _GraphHolder:

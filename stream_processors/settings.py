@@ -29,11 +29,12 @@ class WorkerSettings(DeadLetterPolicySettings):
     # Faust's producer waits this long to fill a batch: fewer, larger produce requests
     # (bench A/B, docs/performance.md: ingest 807 -> 1,203 events/s at 0.01 s vs 0).
     producer_linger_seconds: float = Field(default=0.01, ge=0, le=1)
-    # Ingest takes up to this many raw records at once, waiting at most this long
-    # (adds to latency); the stitching input leaves as one batch record per take
-    # (schemas/batches.py: a Faust send or consume costs far more than the event).
-    ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
-    ingest_batch_seconds: float = Field(default=0.01, gt=0, le=1)
+    # The ingest and health agents take up to this many records at once, waiting
+    # at most this long (adds to latency). Ingest sends a take's events to the
+    # stitching input as one batch record (schemas/batches.py), health writes each
+    # key's state once per take: a Faust send costs far more than the work per event.
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    batch_seconds: float = Field(default=0.01, gt=0, le=1)
     # Scoring: None uses the rules bundled with the package (rules/scoring-v1.toml).
     scoring_rules_path: Path | None = None
     # Health stage (stream_processors/health.py): event-time windows vs baseline.

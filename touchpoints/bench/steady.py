@@ -18,6 +18,7 @@ by at most one poll.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import threading
 import time
@@ -224,7 +225,14 @@ def _existing_topics(phase: Phase, outputs: list[tuple[str, str]]) -> list[tuple
 
 
 class _Sender:
-    """Sends workload records with fresh event ids; remembers when each valid one was sent."""
+    """Sends workload records with fresh event ids; remembers when each valid one was sent.
+
+    Every pass over the workload after the first also gives its valid events
+    fresh identifiers (:func:`renamed`): otherwise the same customers would
+    collect the same steps again on every pass, their journeys would grow
+    without end (the hot-key cost in docs/journeys.md) and a long steady phase
+    would measure that instead of a stream of new customers.
+    """
 
     def __init__(self, phase: Phase, workload: Workload) -> None:
         self._client = producer(phase.kafka, ProducerSettings())
@@ -236,6 +244,7 @@ class _Sender:
     def send(self) -> tuple[str, float] | None:
         """Send the next record; ``(new event id, send time)`` for a valid event."""
         index = self._next % len(self._workload)
+        cycle = self._next // len(self._workload)
         self._next += 1
         self.count += 1
         value, key = self._workload.values[index], self._workload.keys[index]
@@ -243,6 +252,8 @@ class _Sender:
         new_id = str(uuid.uuid4()) if old_id else None
         if old_id and new_id:
             value = value.replace(old_id.encode(), new_id.encode(), 1)
+            if cycle:
+                value, key = renamed(value, key, cycle)
         now = time.time()
         self._client.send(self._topic, value=value, key=key, timestamp_ms=int(now * 1000))
         return (new_id, now) if new_id else None
@@ -252,6 +263,28 @@ class _Sender:
 
     def close(self) -> None:
         self._client.close(timeout=10)
+
+
+def renamed(value: bytes, key: bytes | None, cycle: int) -> tuple[bytes, bytes | None]:
+    """A valid event's record with every identifier made unique to ``cycle`` (and its key).
+
+    Plain identifiers get a ``-r<cycle>`` suffix; hashed ones (64 hex digits) are
+    hashed again with the cycle, so they stay valid hashes. Identifiers that
+    were equal stay equal, so the pass stitches like the first one.
+    """
+    document = orjson.loads(value)
+    identifiers = document.get("identifiers") or {}
+    for name, identifier in list(identifiers.items()):
+        if isinstance(identifier, str):
+            identifiers[name] = _renamed_id(identifier, cycle)
+    new_key = _renamed_id(key.decode(), cycle).encode() if key else key
+    return orjson.dumps(document), new_key
+
+
+def _renamed_id(identifier: str, cycle: int) -> str:
+    if len(identifier) == 64 and all(c in "0123456789abcdef" for c in identifier):
+        return hashlib.sha256(f"{identifier}:{cycle}".encode()).hexdigest()
+    return f"{identifier}-r{cycle}"
 
 
 def _warm_up(

@@ -357,7 +357,7 @@ class Send(NamedTuple):
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone (a parked raw record may be one)
     partition: int | None = None
 
 
@@ -377,7 +377,7 @@ class _Out:
         self._app = app
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
     ) -> asyncio.Future[Any]:
         """Queue one record; the returned future resolves when Kafka acknowledged it."""
         producer: Any = self._app.producer

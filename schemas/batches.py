@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+import orjson
 from pydantic import TypeAdapter
 
 T = TypeVar("T")
@@ -51,3 +52,11 @@ def unpack(value: bytes, one: TypeAdapter[T], many: TypeAdapter[list[T]]) -> lis
     if value.lstrip()[:1] == b"[":
         return many.validate_json(value)
     return [one.validate_json(value)]
+
+
+def count(value: bytes | None) -> int:
+    """How many values a batch record carries, without validating them (0 for no value)."""
+    if not value:
+        return 0
+    parsed = orjson.loads(value)
+    return len(parsed) if isinstance(parsed, list) else 1

@@ -20,6 +20,7 @@ at-least-once replays after a crash change nothing. Pure: no Faust, no clock.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,8 +83,14 @@ def partition_of(key: str, partitions: int) -> int:
     aiokafka's default partitioner (murmur2, as Kafka's Java client), which is
     also how the journeys table places the key's state.
     """
-    every = list(range(partitions))
+    every = _every_partition(partitions)
     return int(_PARTITIONER(key.encode(), every, every))
+
+
+@functools.cache
+def _every_partition(partitions: int) -> list[int]:
+    """The partition list the partitioner wants, made once per count (not per command)."""
+    return list(range(partitions))
 
 
 def batch_records(commands: Iterable[Command], partitions: int) -> list[tuple[int, bytes]]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-import orjson
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
+from schemas import batches
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
 
@@ -63,7 +63,7 @@ class TopicWatch:
                 break
             for tp, records in self._reader.poll(timeout_ms=100, max_records=5000).items():
                 for record in records:
-                    self._items += _items_in(record.value)
+                    self._items += batches.count(record.value)
                     self._read_to[tp] = record.offset + 1
         return self._items
 
@@ -71,14 +71,6 @@ class TopicWatch:
         self._client.close(autocommit=False)
         if self._reader is not None:
             self._reader.close(autocommit=False)
-
-
-def _items_in(value: bytes | None) -> int:
-    """Values in one batch record: a JSON array's length, or 1 for a single value."""
-    if not value:
-        return 0
-    parsed = orjson.loads(value)
-    return len(parsed) if isinstance(parsed, list) else 1
 
 
 class TableWatch:

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.batches import pack, unpack
+from schemas.batches import count, pack, unpack
 from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER, SOURCES, encode_event
 from tests.builders import event_dict
 
@@ -54,3 +54,11 @@ def test_a_bad_item_fails_the_whole_record() -> None:
     [record] = pack([good, b'{"source": "web"}'])
     with pytest.raises(ValidationError):
         unpack(record, EVENT_ADAPTER, EVENTS_ADAPTER)
+
+
+@given(items)
+def test_count_says_how_many_values_a_record_carries(values: list[dict[str, int]]) -> None:
+    records = list(pack(orjson.dumps(v) for v in values))
+    assert sum(count(record) for record in records) == len(values)
+    assert count(b'{"a": 1}') == 1
+    assert count(None) == 0

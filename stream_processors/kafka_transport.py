@@ -151,7 +151,12 @@ class _Consumer(faust_aiokafka.Consumer):
     async def _rewind(self, tp: TP, seen: int) -> None:
         expected = self._positions.expected(tp)
         assert expected is not None  # REWIND only comes with a known position
-        earliest = (await self.earliest_offsets(tp)).get(tp, 0)
+        try:
+            earliest = (await self.earliest_offsets(tp)).get(tp, 0)
+        except Exception as error:  # the fetch loop must not die on it: seek back regardless
+            where = {"partition": str(tp), "error": repr(error)}
+            log.warning("could not read the earliest offset", extra=where)
+            earliest = 0
         target = max(expected, earliest)
         if earliest > expected:
             log.warning(

@@ -64,16 +64,20 @@ class ReadPositions:
     read offset decides whether to drop it). A record above it means the
     records in between were never delivered since the last seek: the first such
     record asks for a rewind, the next ones are dropped until the expected
-    offset arrives.
+    offset arrives (every ``RETRY_AFTER`` of them ask for it again).
     """
+
+    #: While rewinding, every this many dropped records ask for the rewind again
+    #: (the seek may have failed, or retention may have moved the start past it).
+    RETRY_AFTER = 1000
 
     def __init__(self) -> None:
         self._next: dict[TP, int] = {}
-        self._rewinding: set[TP] = set()
+        self._rewinding: dict[TP, int] = {}  # partition -> records dropped since the rewind
 
     def positioned(self, tp: TP, offset: int | None) -> None:
         """The partition was sought to ``offset`` (None: where is unknown)."""
-        self._rewinding.discard(tp)
+        self._rewinding.pop(tp, None)
         if offset is None:
             self._next.pop(tp, None)
         else:
@@ -82,7 +86,7 @@ class ReadPositions:
     def rewound(self, tp: TP, offset: int) -> None:
         """A rewind to ``offset`` was asked for: drop records until it arrives."""
         self._next[tp] = offset
-        self._rewinding.add(tp)
+        self._rewinding[tp] = 0
 
     def forget(self, tps: Iterable[TP]) -> None:
         """The partitions left this worker."""
@@ -96,11 +100,15 @@ class ReadPositions:
         expected = self._next.get(tp)
         if expected is None or offset == expected:
             self._next[tp] = offset + 1
-            self._rewinding.discard(tp)
+            self._rewinding.pop(tp, None)
             return Verdict.DELIVER
         if offset < expected:
             return Verdict.DELIVER
-        return Verdict.DROP if tp in self._rewinding else Verdict.REWIND
+        dropped = self._rewinding.get(tp)
+        if dropped is None:
+            return Verdict.REWIND
+        self._rewinding[tp] = dropped + 1
+        return Verdict.REWIND if (dropped + 1) % self.RETRY_AFTER == 0 else Verdict.DROP
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

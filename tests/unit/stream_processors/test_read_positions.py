@@ -88,3 +88,18 @@ def test_after_a_seek_every_record_is_delivered_in_order(
         if offset >= target and offset not in first_seen:
             first_seen.append(offset)
     assert first_seen == list(range(target, end))
+
+
+def test_a_rewind_that_brings_nothing_back_is_asked_for_again() -> None:
+    # The seek failed, or retention moved the start past the expected offset.
+    positions = ReadPositions()
+    positions.positioned(PARTITION, 10)
+    assert positions.check(PARTITION, 500) is Verdict.REWIND
+    positions.rewound(PARTITION, 10)
+    verdicts = [
+        positions.check(PARTITION, 500 + n) for n in range(1, 2 * ReadPositions.RETRY_AFTER + 1)
+    ]
+    assert verdicts.count(Verdict.REWIND) == 2
+    assert verdicts[ReadPositions.RETRY_AFTER - 1] is Verdict.REWIND
+    positions.rewound(PARTITION, 400)  # retention: the earliest offset left is 400
+    assert positions.check(PARTITION, 400) is Verdict.DELIVER

@@ -176,7 +176,11 @@ class _Consumer(faust_aiokafka.Consumer):
             extra={"partition": str(tp), "from": target, "to": seen - 1},
         )
         self._positions.rewound(tp, target)
-        await self.seek(tp, target)
+        try:
+            await self.seek(tp, target)
+        except Exception as error:  # revoked meanwhile, say; asked again after RETRY_AFTER
+            where = {"partition": str(tp), "error": repr(error)}
+            log.warning("could not seek back to read skipped records", extra=where)
 
 
 class Transport(faust_aiokafka.Transport):

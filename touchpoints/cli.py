@@ -151,7 +151,7 @@ def worker(metrics_port: int | None) -> None:
     on whichever one holds the single identity partition.
     """
     from stream_processors.journey_settings import JourneySettings
-    from touchpoints.run import run_worker
+    from touchpoints.worker_process import run_worker
 
     run_worker(
         load(KafkaSettings),
@@ -166,7 +166,7 @@ def worker(metrics_port: int | None) -> None:
 def writer(metrics_port: int | None) -> None:
     """Run the ClickHouse writer: batch result topics into tables, commit after insert."""
     from sinks.writer import MissingTopicError
-    from touchpoints.run import NotMigratedError, run_writer
+    from touchpoints.writer_process import NotMigratedError, run_writer
 
     try:
         run_writer(

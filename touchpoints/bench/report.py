@@ -155,6 +155,13 @@ def _memory_lines(memory: Mapping[str, Any]) -> Iterator[str]:
             f"  worker RSS over time: first {values[0]:.0f}, max {max(values):.0f}, "
             f"last {values[-1]:.0f} MiB ({len(values)} samples over {series[-1][0]:.0f} s)"
         )
+    growth = memory.get("worker_rss_growth_mib_per_min")
+    if growth is not None:
+        per_event = memory.get("worker_rss_growth_kib_per_event")
+        yield (
+            f"  worker RSS growth over the second half: {growth:+.1f} MiB/min"
+            + (f" ({per_event:+.2f} KiB per steady event)" if per_event is not None else "")
+        )
 
 
 def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, float]:

@@ -19,7 +19,7 @@ from touchpoints.bench.pipeline import Observed, Watching, start_components, wat
 from touchpoints.bench.procs import own_peak_rss_mib
 from touchpoints.bench.profiles import summarise
 from touchpoints.bench.report import SCHEMA
-from touchpoints.bench.stats import ratio
+from touchpoints.bench.stats import growth_per_minute, ratio
 from touchpoints.bench.steady import run_steady
 
 Echo = Callable[[str], None]
@@ -116,7 +116,9 @@ def run_bench(
             stages=stage_rows,
             writer_replay=replay or {"rows_per_s": None, "rows": None},
             steady=steady,
-            memory=_memory(observed, found, replay, steady_peaks, worker_series),
+            memory=_memory(
+                observed, found, replay, steady_peaks, worker_series, steady.get("achieved_per_s")
+            ),
         )
         doc["ratios"] = _ratios(doc)
         doc["profiles"] = _profiles(observed, replay)
@@ -224,6 +226,7 @@ def _steady_rate(stage_rows: list[dict[str, Any]]) -> float | None:
 def _memory(
     observed: list[Observed], found: ceilings.Ceilings, replay: dict[str, Any] | None,
     steady_peaks: dict[str, float | None], worker_series: list[tuple[float, float]],
+    steady_rate: float | None,
 ) -> dict[str, Any]:  # fmt: skip
     peaks: dict[str, float | None] = {}
     for name, value in [(n, v) for obs in observed for n, v in obs.peaks_mib.items()] + list(
@@ -234,7 +237,14 @@ def _memory(
     peaks["faust_noop"] = found.faust_noop_peak_rss_mib
     peaks["writer_replay"] = replay.get("peak_rss_mib") if replay else None
     peaks["bench"] = own_peak_rss_mib()
-    return {"peak_rss_mib": peaks, "worker_rss_mib": worker_series}
+    growth = growth_per_minute(worker_series)
+    per_event = growth * 1024 / (steady_rate * 60) if growth is not None and steady_rate else None
+    return {
+        "peak_rss_mib": peaks,
+        "worker_rss_mib": worker_series,
+        "worker_rss_growth_mib_per_min": growth,
+        "worker_rss_growth_kib_per_event": per_event,
+    }
 
 
 def _ratios(doc: dict[str, Any]) -> dict[str, float | None]:

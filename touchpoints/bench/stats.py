@@ -7,6 +7,7 @@ observer had seen by then (output topic end offsets, rows in a table).
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -140,3 +141,19 @@ def settled(samples: Sequence[Sample], settle_s: float) -> bool:
     if samples[0][0] > last_time - settle_s:
         return False  # not watched for that long yet
     return all(count == last_count for t, count in samples if t >= last_time - settle_s)
+
+
+def growth_per_minute(
+    series: Sequence[tuple[float, float]], skip_share: float = 0.5
+) -> float | None:
+    """Least-squares slope of ``(seconds, value)`` per minute, over the last part of a run.
+
+    The first ``skip_share`` of the samples (start-up, imports, warm caches) is
+    left out, so a process that grows only while it starts reads as flat. None
+    with fewer than 10 samples left or no time between them.
+    """
+    kept = series[int(len(series) * skip_share) :]
+    if len(kept) < 10 or kept[-1][0] <= kept[0][0]:
+        return None
+    slope, _ = statistics.linear_regression([t for t, _ in kept], [v for _, v in kept])
+    return slope * 60

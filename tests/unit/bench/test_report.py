@@ -35,7 +35,9 @@ def a_doc(scale: float = 1.0, run_id: str = "bench-a") -> dict[str, Any]:
                    "lag_at_end": 12, "event_to_output_ms": latency.as_dict(),
                    "event_to_consumer_ms": None, "event_to_queryable_ms": latency.as_dict()},
         "memory": {"peak_rss_mib": {"worker": 150.0, "writer": None},
-                   "worker_rss_mib": [[1.0, 100.0], [2.0, 120.0], [3.0, 110.0]]},
+                   "worker_rss_mib": [[1.0, 100.0], [2.0, 120.0], [3.0, 110.0]],
+                   "worker_rss_growth_mib_per_min": 12.1,
+                   "worker_rss_growth_kib_per_event": 2.07},
         "ratios": {"pipeline_over_copy": 0.2, "writer_over_insert": None},
     }  # fmt: skip
 
@@ -56,6 +58,7 @@ def test_the_table_shows_every_section_and_says_n_a_for_missing_figures() -> Non
     consumer = next(line for line in text.splitlines() if "read by a consumer" in line)
     assert "n/a" in consumer
     assert "first 100, max 120, last 110 MiB" in text
+    assert "+12.1 MiB/min (+2.07 KiB per steady event)" in text
 
 
 def test_the_document_survives_json_and_has_every_section() -> None:

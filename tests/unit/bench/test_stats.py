@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from touchpoints.bench.stats import crossing_time, latency_of, percentile, rate_of, ratio, settled
+from touchpoints.bench.stats import (
+    crossing_time,
+    growth_per_minute,
+    latency_of,
+    percentile,
+    rate_of,
+    ratio,
+    settled,
+)
 
 values = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=200)
 
@@ -93,3 +101,26 @@ def test_a_count_is_settled_once_it_has_not_moved_for_the_settle_time() -> None:
     assert settled([(0.0, 0), (6.0, 0)], settle_s=5.0)  # never any output is settled too
     assert not settled([(0.0, 7), (1.0, 7)], settle_s=5.0)  # not watched long enough
     assert not settled([], settle_s=1.0)
+
+
+@given(
+    st.floats(-100, 100, allow_nan=False),
+    st.floats(0, 1000, allow_nan=False),
+    st.lists(st.floats(0, 500), min_size=10, max_size=30),
+)
+def test_growth_is_the_slope_of_the_second_half_whatever_the_start_up(
+    per_min: float, base: float, start_up: list[float]
+) -> None:
+    """A start-up of any shape in the first half leaves a straight second half's slope alone."""
+    ramp = [(float(i), base + per_min * i / 60) for i in range(len(start_up), 2 * len(start_up))]
+    series = [(float(i), value) for i, value in enumerate(start_up)] + ramp
+    growth = growth_per_minute(series)
+    assert growth is not None
+    assert growth == pytest.approx(per_min, abs=1e-6)
+
+
+def test_growth_needs_ten_samples_and_elapsed_time() -> None:
+    assert growth_per_minute([(float(i), 1.0) for i in range(19)]) == 0.0  # 10 in the half
+    assert growth_per_minute([(float(i), 1.0) for i in range(18)]) is None  # 9
+    assert growth_per_minute([(1.0, float(i)) for i in range(40)]) is None
+    assert growth_per_minute([(float(i), 5.0) for i in range(40)]) == 0.0

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -446,6 +446,24 @@ def stored_events(clickhouse: ClickHouseSettings) -> int:
         return int(query(clickhouse, "SELECT count() FROM events")[0][0])
     except Exception:  # ClickHouse may be the thing that is down
         return -1
+
+
+def members_with_partitions(kafka: KafkaSettings, group: str) -> int:
+    """Members of a stable ``group`` that hold at least one partition (0 while it rebalances)."""
+    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    try:
+        found = admin.describe_groups([group])[group]
+    except KafkaError:
+        return 0
+    finally:
+        admin.close()
+    if found.get("group_state") != "Stable":
+        return 0
+    return sum(
+        1
+        for member in found.get("members") or []
+        if (member.get("member_assignment") or {}).get("assigned_partitions")
+    )
 
 
 @contextmanager

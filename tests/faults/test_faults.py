@@ -32,6 +32,7 @@ from tests.faults.harness import (
     group_lag,
     journeys_rebuilt,
     keep_alive_until,
+    members_with_partitions,
     record,
     reset_group_offsets,
     settle,
@@ -241,7 +242,10 @@ def test_rebalance_one_two_one_workers(
         load.start()
         flowing(names, 300)
         second.start()
-        time.sleep(15)  # join, rebalance, both consume
+        # Join and rebalance: both workers hold partitions, then both consume a while.
+        wait_until(lambda: members_with_partitions(names.kafka, names.app_id) == 2,
+                   START_TIMEOUT, "two workers in the group, each with partitions")  # fmt: skip
+        flowing(names, stored_events(names.clickhouse) + 300)
         worker.stop()  # 2 -> 1: the first one leaves, its partitions move to the second
         flowing(names, stored_events(names.clickhouse) + 300)
         load.stop()

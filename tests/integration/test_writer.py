@@ -355,9 +355,13 @@ def test_a_full_batch_is_written_without_waiting_for_the_time_limit(isolated: Is
     with running_writer(
         isolated, max_batch_rows=50, max_batch_seconds=60, max_poll_records=10
     ) as run:
+        # Both counters: the writer counts a batch before its rows.
         wait_for(
-            lambda: run.value("touchpoints_writer_batches_total"),
-            lambda batches: batches >= 2,
+            lambda: (
+                run.value("touchpoints_writer_batches_total"),
+                run.value("touchpoints_writer_rows_total", table="events"),
+            ),
+            lambda counted: counted[0] >= 2 and counted[1] >= 100,
             timeout=20,
             what="two batches written before the 60 s batch time",
         )

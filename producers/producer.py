@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
@@ -10,6 +12,7 @@ from typing import Any, Self
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
+from producers.batching import PartitionBuffers, Ready
 from producers.settings import ProducerSettings
 from schemas.events import TouchpointEvent, encode_event
 from schemas.settings import KafkaSettings
@@ -24,14 +27,20 @@ class DeliveryError(RuntimeError):
 class EventProducer:
     """Sends touchpoint events to the raw topic.
 
-    - key: the event's primary identifier, so one customer's events stay ordered
-      on one partition;
+    - batch records (producers/batching.py): :meth:`send` buffers events per
+      partition and sends each buffer as one record holding a JSON array, when
+      it is full, when its oldest event waited ``linger_ms`` (a background
+      thread sends those) or at :meth:`flush`; ``batch_events`` = 1 sends one
+      record per event instead;
+    - partition: the one the event's primary identifier gives, so one
+      customer's events stay ordered on one partition;
     - acks=all with idempotence, so a retry inside the client never duplicates;
     - delivery failures are counted and raised at :meth:`flush` (and logged as
       they happen), never swallowed.
 
-    Use as a context manager: leaving it flushes and closes. ``delivered_total``
-    counts every acknowledged record since it was created.
+    Use as a context manager: leaving it flushes and closes. ``sent``,
+    ``delivered`` and ``delivered_total`` count events (and raw values), not
+    Kafka records.
     """
 
     def __init__(
@@ -49,6 +58,12 @@ class EventProducer:
         self.sent = 0
         self.delivered = 0
         self.delivered_total = 0
+        self._batch_events = settings.batch_events
+        self._linger = settings.linger_ms / 1000
+        self._buffers: PartitionBuffers | None = None
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._lingerer: threading.Thread | None = None
         self._producer = KafkaProducer(
             **kafka.kafka_python_config(),
             acks="all",
@@ -61,16 +76,49 @@ class EventProducer:
         )
 
     def send(self, event: TouchpointEvent) -> None:
-        """Queue one event; keyed by its primary identifier."""
+        """Queue one event in the batch of its primary identifier's partition."""
         _, key = event.identifiers.primary()
-        self.send_raw(encode_event(event), key=key.encode())
+        if self._batch_events <= 1:
+            self.send_raw(encode_event(event), key=key.encode())
+            return
+        with self._lock:
+            buffers = self._buffers or self._start_batching()
+            self.sent += 1
+            ready = buffers.add(key.encode(), encode_event(event), time.monotonic())
+            self._send_batches(ready)
 
     def send_raw(self, value: bytes, key: bytes | None = None) -> None:
-        """Queue bytes as they are (adapters forwarding foreign records, tests, bad input)."""
-        future = self._producer.send(self.topic, value=value, key=key)
-        self.sent += 1
-        future.add_callback(self._delivered)
-        future.add_errback(self._failed)
+        """Queue bytes as they are, as a record of their own (foreign records, bad input)."""
+        with self._lock:
+            self.sent += 1
+            self._send_record(value, key, None, 1)
+
+    def _send_record(self, value: bytes, key: bytes | None, partition: int | None, n: int) -> None:
+        future = self._producer.send(self.topic, value=value, key=key, partition=partition)
+        future.add_callback(self._delivered, n)
+        future.add_errback(self._failed, n)
+
+    def _send_batches(self, ready: list[Ready]) -> None:
+        for partition, record, events in ready:
+            self._send_record(record, None, partition, events)
+
+    def _start_batching(self) -> PartitionBuffers:
+        """Learn the topic's partitions and start the thread that sends lingering batches."""
+        partitions = len(self._producer.partitions_for(self.topic) or ())
+        if not partitions:
+            raise DeliveryError(f"topic {self.topic} has no partitions (does it exist?)")
+        self._buffers = PartitionBuffers(
+            partitions, max_events=self._batch_events, linger=self._linger
+        )
+        self._lingerer = threading.Thread(target=self._linger_loop, name="batches", daemon=True)
+        self._lingerer.start()
+        return self._buffers
+
+    def _linger_loop(self) -> None:
+        while not self._closed.wait(max(self._linger / 2, 0.001)):
+            with self._lock:
+                if self._buffers is not None:
+                    self._send_batches(self._buffers.due(time.monotonic()))
 
     def flush(self) -> None:
         """Block until every queued record is acknowledged; raise if any failed.
@@ -78,6 +126,9 @@ class EventProducer:
         Raises :class:`DeliveryError` naming how many records failed or were not
         acknowledged in time; the counts start again from zero afterwards.
         """
+        with self._lock:
+            if self._buffers is not None:
+                self._send_batches(self._buffers.drain())
         try:
             self._producer.flush(timeout=self._flush_timeout)
         except KafkaTimeoutError as error:
@@ -96,6 +147,9 @@ class EventProducer:
         try:
             self.flush()
         finally:
+            self._closed.set()
+            if self._lingerer is not None:
+                self._lingerer.join()
             self._producer.close(timeout=self._flush_timeout)
 
     def __enter__(self) -> Self:
@@ -109,15 +163,15 @@ class EventProducer:
     ) -> None:
         self.close()
 
-    def _delivered(self, _metadata: Any) -> None:
-        self.delivered += 1
-        self.delivered_total += 1
+    def _delivered(self, n: int, _metadata: Any) -> None:
+        self.delivered += n
+        self.delivered_total += n
         if self._on_delivered is not None:
-            self._on_delivered(1)
+            self._on_delivered(n)
 
-    def _failed(self, error: Exception) -> None:
+    def _failed(self, n: int, error: Exception) -> None:
         reason = f"{type(error).__name__}: {error}"
         if not isinstance(error, KafkaError):
             reason = f"unexpected {reason}"
-        self._failures.append(reason)
+        self._failures.extend([reason] * n)
         log.error("delivery failed", extra={"topic": self.topic, "error": reason})

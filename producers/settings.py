@@ -17,6 +17,9 @@ class ProducerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOUCHPOINTS_PRODUCER_", frozen=True)
 
     linger_ms: int = Field(default=20, ge=0, le=10_000)
+    # Events per raw batch record (producers/batching.py): the worker pays per
+    # record, not per event. 1 sends one record per event (the foreign format).
+    batch_events: int = Field(default=500, ge=1, le=10_000)
     batch_size_bytes: int = Field(default=256 * 1024, ge=1024)
     compression: Literal["none", "lz4", "gzip"] = "lz4"
     delivery_timeout_seconds: float = Field(default=60.0, gt=0)

@@ -48,6 +48,7 @@ class Origin(BaseModel):
     offset: Annotated[int, Field(ge=0)]
     timestamp: UtcMillis | None = None
     key: str | None = None
+    index: Annotated[int, Field(ge=0)] | None = None
 
 
 class DeadLetter(BaseModel):

@@ -10,7 +10,7 @@ import uuid
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.timeutil import UtcMillis
 
@@ -69,6 +69,11 @@ class InteractionScore(_Record):
 
     def encode(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
+
+
+SCORE_ADAPTER: TypeAdapter[InteractionScore] = TypeAdapter(InteractionScore)
+SCORES_ADAPTER: TypeAdapter[list[InteractionScore]] = TypeAdapter(list[InteractionScore])
+"""A ``tp.scores`` batch record (schemas/batches.py) in one pass."""
 
 
 class Degradation(_Record):

@@ -46,21 +46,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn
+from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry
 
 from schemas.batches import pack, unpack
 from schemas.deadletter import Origin
-from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER, encode_event
-from schemas.scores import InteractionScore
+from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER
+from schemas.scores import SCORE_ADAPTER, SCORES_ADAPTER, InteractionScore
 from schemas.settings import KafkaSettings
 from schemas.timeutil import utc_now
 from schemas.topics import Topics
@@ -68,7 +67,8 @@ from stream_processors.deadletter_policy import UNKNOWN_SOURCE, DeadLetterPolicy
 from stream_processors.health import HealthState, decode_state, encode_state, observe
 from stream_processors.identity import IdentityPolicy
 from stream_processors.identity_graph import Entry, IdentityGraph, decode_entry, encode_entry
-from stream_processors.ingest import Accepted, ingest
+from stream_processors.ingest import Accepted, ingest_record
+from stream_processors.ingest_outputs import Taken
 from stream_processors.journey_commands import (
     COMMAND_ADAPTER,
     COMMANDS_ADAPTER,
@@ -83,17 +83,17 @@ from stream_processors.journey_commands import (
 )
 from stream_processors.journey_metrics import JourneyMetrics
 from stream_processors.journey_settings import JourneySettings
-from stream_processors.kafka_transport import Transport as RewindingTransport
 from stream_processors.labels import LabelGuard
 from stream_processors.metrics import HealthMetrics, IngestMetrics
+from stream_processors.runtime.out import FailOnSendError, Out, Send, fail_fast
+from stream_processors.runtime.transport import Transport as RewindingTransport
 from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from stream_processors.settings import WorkerSettings
-from stream_processors.stitching import Stitched, stitch
+from stream_processors.stitching import stitch
 from stream_processors.truth import Pair, RecentScores, routing_key
 
 Clock = Callable[[], datetime]
-EXIT_FAILED_RECORD = 70  # EX_SOFTWARE: a supervisor restarts the worker
 log = logging.getLogger(__name__)
 
 
@@ -136,12 +136,12 @@ def build_app(
     identity_topic = app.topic(topics.identity, key_type=bytes, value_type=bytes, partitions=1)
     commands_topic = app.topic(topics.journey_commands, key_type=bytes, value_type=bytes)
     scores_topic = app.topic(topics.scores, key_type=bytes, value_type=bytes)
-    out = _Out(app)
+    out = Out(app)
     policy = worker.ingest_policy()
     metrics = IngestMetrics(registry, max_locations=worker.max_locations)
     rules = load_rules(worker.scoring_rules_path or BUNDLED_RULES)
 
-    app.sensors.add(_FailOnSendError())  # table changelogs still go through Faust's send
+    app.sensors.add(FailOnSendError())  # table changelogs still go through Faust's send
 
     # The dead-letter policy per claimed source (guarded: a producer inventing
     # source names cannot grow the state or the metric series without bound).
@@ -149,8 +149,8 @@ def build_app(
     policy_key = LabelGuard(worker.max_locations)
     parking: dict[str, bool] = {}
 
-    # (primary identifier, raw bytes) ──► ingest ──► events | deadletter | quarantine
-    # Taken in batches: the stitching input leaves as one batch record per take.
+    # raw batch records (or single foreign records) ──► ingest, one pass per event ──►
+    #     events | scores | stitching input | deadletter | quarantine, all as batch records
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes | None]) -> None:
         # take_events acks the records only after the body ran (unlike iterating a
@@ -161,28 +161,29 @@ def build_app(
         async for records in batches:
             try:
                 now = clock()
-                stitching: list[bytes] = []
+                taken = Taken()
                 for record in records:
-                    result = ingest(record.value, origin_of(record.message), now, policy)
-                    source = policy_key(result.source) if result.source else None
-                    valid = isinstance(result, Accepted)
-                    parked = deadletters.decide_record(source, valid, now) is Decision.QUARANTINE
-                    if parked:  # the raw record as received: replayed to tp.raw once fixed
-                        await out.send(topics.quarantine, record.key, record.value)
-                        metrics.parked(source or UNKNOWN_SOURCE)
-                    elif isinstance(result, Accepted):
-                        _, key = result.event.identifiers.primary()
-                        encoded = encode_event(result.event)
-                        await out.send(topics.events, key.encode(), encoded)
-                        stitching.append(encoded)
-                        score = score_record(result.event, rules, now)
-                        await out.send(topics.scores, routing_key(score).encode(), score.encode())
-                        metrics.accepted(result.event, score, now)
-                    else:
-                        dead = result.dead_letter
-                        await out.send(topics.deadletter, dead.key(), dead.encode())
-                        metrics.rejected(dead)
-                for batch in pack(stitching):  # ONE partition: the order ingest saw
+                    origin = origin_of(record.message)
+                    for result in ingest_record(record.value, origin, now, policy):
+                        source = policy_key(result.source) if result.source else None
+                        valid = isinstance(result, Accepted)
+                        decision = deadletters.decide_record(source, valid, now)
+                        if decision is Decision.QUARANTINE:
+                            taken.park(record.key, record.value, result)
+                            metrics.parked(source or UNKNOWN_SOURCE)
+                        elif isinstance(result, Accepted):
+                            score = score_record(result.event, rules, now)
+                            taken.accept(origin.partition, result.event, score)
+                            metrics.accepted(result.event, score, now)
+                        else:
+                            taken.reject(origin.partition, result.dead_letter)
+                            metrics.rejected(result.dead_letter)
+                await out.send_all(await out.batches_to(topics.events, taken.events))
+                await out.send_all(await out.batches(topics.scores, taken.scores))
+                await out.send_all(await out.batches_to(topics.deadletter, taken.dead))
+                await out.send_all(Send(topics.quarantine, *parked) for parked in taken.whole)
+                await out.send_all(await out.batches(topics.quarantine, taken.parked))
+                for batch in pack(taken.stitching):  # ONE partition: the order ingest saw
                     await out.send(topics.identity, None, batch)
             except Exception as error:
                 fail_fast("ingest could not hand a record on", error)
@@ -219,17 +220,20 @@ def build_app(
             try:
                 graph = graphs.current()
                 now = clock()
-                sends: list[Send] = []
+                merges: list[bytes] = []
+                links: list[bytes] = []
                 commands: list[Command] = []
                 entries: dict[str, Entry] = {}
                 for value in batch:
                     for event in unpack(value, EVENT_ADAPTER, EVENTS_ADAPTER):
                         stitched = stitch(graph, event, now, rules)
-                        sends.extend(_stitch_sends(stitched, topics))
+                        merges.extend(m.model_dump_json().encode() for m in stitched.merges)
+                        links.extend(k.model_dump_json().encode() for k in stitched.links)
                         commands.extend(stitched.commands())
                         entries.update(stitched.entries)
                         journey_metrics.stitched(stitched)
-                sends += _command_sends(topics.journey_commands, commands, journey_partitions)
+                sends = _command_sends(topics.journey_commands, commands, journey_partitions)
+                sends += _unkeyed(topics.merges, merges) + _unkeyed(topics.identity_links, links)
                 await out.deliver(sends)  # outputs first: a crash now repeats them, loses nothing
                 graphs.write(entries)
             except Exception as error:
@@ -324,8 +328,11 @@ def build_app(
         async for records in batches:
             try:
                 changed: dict[bytes, HealthState] = {}
-                for record in records:
-                    score = InteractionScore.model_validate_json(record.value)
+                degradations: list[bytes] = []
+                scores = [
+                    s for r in records for s in unpack(r.value, SCORE_ADAPTER, SCORES_ADAPTER)
+                ]
+                for score in scores:
                     if score.survey is not None:
                         pair = recent_scores.pair(score)
                         if isinstance(pair, Pair):
@@ -334,7 +341,7 @@ def build_app(
                             health_metrics.not_paired(score.survey.about_touchpoint, pair)
                         continue
                     recent_scores.remember(score)
-                    key = record.key
+                    key = routing_key(score).encode()
                     state = changed[key] if key in changed else health_states.load(key, score)
                     seen = observe(state, score, detector, clock())
                     if seen.late:
@@ -342,8 +349,9 @@ def build_app(
                         continue
                     changed[key] = seen.state
                     for degradation in seen.degradations:
-                        await out.send(topics.degradations, degradation.key(), degradation.encode())
+                        degradations.append(degradation.encode())
                         health_metrics.degraded(degradation)
+                await out.send_all(_unkeyed(topics.degradations, degradations))
                 health_states.save(changed)  # once per key and take: one changelog record
             except Exception as error:
                 fail_fast("health could not judge a score", error)
@@ -351,75 +359,20 @@ def build_app(
     return app
 
 
-class Send(NamedTuple):
-    """One record to send; ``partition`` None lets the key choose it."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None  # None: a tombstone (a parked raw record may be one)
-    partition: int | None = None
-
-
-class _Out:
-    """The agents' outputs, sent through the aiokafka producer under Faust's.
-
-    Faust flushes that producer before every offset commit, so an input offset is
-    committed only once its outputs were handed to Kafka: at-least-once holds as
-    with ``topic.send``. Faust's own send path cost ~300 us more CPU per record on
-    this machine (``touchpoints bench``: Faust forward vs direct forward), and the
-    worker sends several records per event. A failed delivery ends the process
-    (:func:`fail_fast`), as :class:`_FailOnSendError` does for Faust's sends.
-    Keys are partitioned by aiokafka's default partitioner, as Faust's sends were.
-    """
-
-    def __init__(self, app: faust.App) -> None:
-        self._app = app
-
-    async def send(
-        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
-    ) -> asyncio.Future[Any]:
-        """Queue one record; the returned future resolves when Kafka acknowledged it."""
-        producer: Any = self._app.producer
-        delivery: asyncio.Future[Any] = await producer._ensure_producer().send(
-            topic, value=value, key=key, partition=partition
-        )
-        delivery.add_done_callback(_fail_on_delivery_error)
-        return delivery
-
-    async def deliver(self, sends: list[Send]) -> None:
-        """Send every record and wait until Kafka acknowledged all of them."""
-        pending = [await self.send(*send) for send in sends]
-        await asyncio.gather(*pending)
-
-
-def _fail_on_delivery_error(delivery: asyncio.Future[Any]) -> None:
-    if not delivery.cancelled() and delivery.exception() is not None:
-        fail_fast("a result could not be written to Kafka", delivery.exception() or Exception())
-
-
 def _command_sends(topic: str, commands: list[Command], partitions: int) -> list[Send]:
     return [Send(topic, None, value, p) for p, value in batch_records(commands, partitions)]
 
 
-def _stitch_sends(stitched: Stitched, topics: Topics) -> list[Send]:
-    """What stitching one event publishes besides its journey commands."""
-    sends = [
-        Send(topics.merges, m.from_key.encode(), m.model_dump_json().encode())
-        for m in stitched.merges
-    ]
-    sends += [
-        Send(topics.identity_links, k.identifier.encode(), k.model_dump_json().encode())
-        for k in stitched.links
-    ]
-    return sends
+def _unkeyed(topic: str, values: list[bytes]) -> list[Send]:
+    """Batch records for a topic only the writer reads: any partition will do."""
+    return [Send(topic, None, record) for record in pack(values)]
 
 
 def _journey_sends(published: Publications, topics: Topics, partitions: int) -> list[Send]:
-    sends = [
-        Send(topics.journeys, s.journey_id.encode(), s.model_dump_json().encode())
-        for s in published.snapshots.values()
-    ]
-    return sends + _command_sends(topics.journey_commands, published.forwards, partitions)
+    snapshots = [s.model_dump_json().encode() for s in published.snapshots.values()]
+    return _unkeyed(topics.journeys, snapshots) + _command_sends(
+        topics.journey_commands, published.forwards, partitions
+    )
 
 
 class _JourneyStore:
@@ -560,20 +513,6 @@ def _log_parking_changes(
             )
         elif not parked and before.get(source, False):
             log.warning("source flows again after its cool-down", extra={"source": source})
-
-
-def fail_fast(what: str, error: BaseException) -> NoReturn:
-    """Log and end the process now, so no offset past the failed record is committed."""
-    log.critical(what, extra={"error": f"{type(error).__name__}: {error}"}, exc_info=error)
-    logging.shutdown()
-    os._exit(EXIT_FAILED_RECORD)
-
-
-class _FailOnSendError(faust.Sensor):
-    """Faust only logs a failed publish; here it stops the worker before the next commit."""
-
-    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        fail_fast("a result could not be written to Kafka", exc)
 
 
 def origin_of(message: Any) -> Origin:

@@ -15,7 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter, Origin, Reason, Stage
-from schemas.events import EVENT_ADAPTER, TouchpointEvent
+from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER, TouchpointEvent
 from schemas.timeutil import to_utc_millis
 
 # When several fields are wrong, the reason names the most fundamental problem.
@@ -38,11 +38,14 @@ _MAX_DETAIL_ERRORS = 5
 class IngestPolicy:
     """Limits that make valid JSON unacceptable anyway.
 
-    ``max_event_age`` also keeps a batch's event times within a few monthly
-    partitions of ClickHouse and inside what its DateTime type can store.
+    ``max_event_bytes`` bounds one event, ``max_batch_bytes`` one raw record
+    holding a batch of events. ``max_event_age`` also keeps a batch's event
+    times within a few monthly partitions of ClickHouse and inside what its
+    DateTime type can store.
     """
 
     max_event_bytes: int = 256 * 1024
+    max_batch_bytes: int = 1024 * 1024
     max_future_skew: timedelta = timedelta(days=1)
     max_event_age: timedelta = timedelta(days=30)
 
@@ -203,3 +206,74 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def _claimed_str(document: dict[str, Any], field: str) -> str | None:
     value = document.get(field)
     return value[:128] if isinstance(value, str) else None
+
+
+def ingest_record(
+    raw: bytes | None, origin: Origin, now: datetime, policy: IngestPolicy
+) -> list[Accepted | Rejected]:
+    """Every item of one raw record: a batch (a JSON array of events) or a single event.
+
+    The project's producers send batch records (schemas/batches.py); a bare JSON
+    object from a foreign producer is a batch of one and keeps ``origin`` as is.
+    An item of a batch that cannot become an event is a dead letter of its own,
+    whose origin adds the item's index and whose raw bytes are the item alone;
+    the other items go on. A record that is no usable batch at all (not JSON,
+    an empty array, over ``policy.max_batch_bytes``) is one dead letter. Never
+    raises: an unexpected error is an ``internal`` dead letter of the record.
+    """
+    if not raw or raw.lstrip()[:1] != b"[":
+        return [ingest(raw, origin, now, policy)]
+    try:
+        return _ingest_batch(raw, origin, now, policy)
+    except Exception as error:
+        detail = f"internal error in validation: {type(error).__name__}: {error}"[:1000]
+        return [Rejected(_dead_letter(raw, origin, now, policy, Reason.INTERNAL, detail, {}))]
+
+
+def _ingest_batch(
+    raw: bytes, origin: Origin, now: datetime, policy: IngestPolicy
+) -> list[Accepted | Rejected]:
+    if len(raw) > policy.max_batch_bytes:
+        detail = f"batch record is {len(raw)} bytes, limit is {policy.max_batch_bytes}"
+        return [Rejected(_dead_letter(raw, origin, now, policy, Reason.TOO_LARGE, detail, {}))]
+    try:
+        events = EVENTS_ADAPTER.validate_json(raw)  # the common case: every item is valid
+    except ValidationError:
+        return _ingest_items(raw, origin, now, policy)
+    if not events:
+        detail = "an empty batch (a JSON array with no event): nothing to read"
+        return [Rejected(_dead_letter(raw, origin, now, policy, Reason.EMPTY, detail, {}))]
+    if len(raw) > policy.max_event_bytes or not all(_in_time(e, now, policy) for e in events):
+        return _ingest_items(raw, origin, now, policy)  # an item may be too large or ill-timed
+    return [_accepted(event, origin, index, now) for index, event in enumerate(events)]
+
+
+def _ingest_items(
+    raw: bytes, origin: Origin, now: datetime, policy: IngestPolicy
+) -> list[Accepted | Rejected]:
+    """The slow path: a batch with a bad item, checked item by item."""
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return [ingest(raw, origin, now, policy)]  # says why: not JSON
+    if not items:
+        detail = "an empty batch (a JSON array with no event): nothing to read"
+        return [Rejected(_dead_letter(raw, origin, now, policy, Reason.EMPTY, detail, {}))]
+    results: list[Accepted | Rejected] = []
+    for index, item in enumerate(items):
+        where = origin.model_copy(update={"index": index})
+        results.append(ingest(orjson.dumps(item), where, now, policy))
+    return results
+
+
+def _in_time(event: TouchpointEvent, now: datetime, policy: IngestPolicy) -> bool:
+    """The checks beyond the schema: the event time within the policy's bounds."""
+    return now - policy.max_event_age <= event.occurred_at <= now + policy.max_future_skew
+
+
+def _accepted(event: TouchpointEvent, origin: Origin, index: int, now: datetime) -> Accepted:
+    """A batch item that passed every check, ``received_at`` filled as :func:`validate` does."""
+    if event.received_at is None:
+        received_at = to_utc_millis(origin.timestamp or now)
+        event = event.model_copy(update={"received_at": received_at})
+    return Accepted(event=event, origin=origin.model_copy(update={"index": index}))

@@ -23,6 +23,9 @@ class WorkerSettings(DeadLetterPolicySettings):
     metrics_port: int = Field(default=9101, ge=0, le=65535)
     # Bounded so a dead letter (raw bytes base64-encoded) stays under Kafka's 1 MB.
     max_event_bytes: int = Field(default=256 * 1024, ge=1024, le=700 * 1024)
+    # A raw record holding a batch of events (schemas/batches.py); the project's
+    # producers close a record at 256 KiB, Kafka's default record limit is 1 MiB.
+    max_batch_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_future_skew_seconds: float = Field(default=86_400, gt=0)
     max_event_age_seconds: float = Field(default=30 * 86_400, gt=0)
     max_locations: int = Field(default=200, ge=1, description="metric label cardinality guard")
@@ -55,6 +58,7 @@ class WorkerSettings(DeadLetterPolicySettings):
     def ingest_policy(self) -> IngestPolicy:
         return IngestPolicy(
             max_event_bytes=self.max_event_bytes,
+            max_batch_bytes=self.max_batch_bytes,
             max_future_skew=timedelta(seconds=self.max_future_skew_seconds),
             max_event_age=timedelta(seconds=self.max_event_age_seconds),
         )

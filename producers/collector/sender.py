@@ -8,6 +8,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from producers.settings import ProducerSettings
+from schemas.batches import pack, partition_of
 from schemas.settings import KafkaSettings
 
 
@@ -50,9 +51,19 @@ class KafkaSender:
         )
 
     def send_all(self, records: list[tuple[bytes | None, bytes]]) -> None:
-        """Send ``(key, value)`` records; return once all are acknowledged."""
+        """Send ``(key, value)`` events as batch records; return once all are acknowledged.
+
+        The values are JSON events (the collector re-encodes what it parsed), so
+        they pack into batch records (schemas/batches.py): one record per
+        partition their keys give, in order; keyless values go together to any.
+        """
         try:
-            futures = [self._producer.send(self.topic, value=v, key=k) for k, v in records]
+            batches = _by_partition(records, len(self._producer.partitions_for(self.topic) or ()))
+            futures = [
+                self._producer.send(self.topic, value=record, partition=partition)
+                for partition, values in batches.items()
+                for record in pack(values)
+            ]
             for future in futures:
                 future.get(timeout=self._timeout)
         except KafkaError as error:
@@ -70,3 +81,14 @@ class KafkaSender:
 
     def close(self) -> None:
         self._producer.close(timeout=self._timeout)
+
+
+def _by_partition(
+    records: list[tuple[bytes | None, bytes]], partitions: int
+) -> dict[int | None, list[bytes]]:
+    """Values grouped by their key's partition (None: keyless, or no metadata yet)."""
+    grouped: dict[int | None, list[bytes]] = {}
+    for key, value in records:
+        partition = partition_of(key, partitions) if key is not None and partitions else None
+        grouped.setdefault(partition, []).append(value)
+    return grouped

@@ -32,7 +32,7 @@ from producers.feeds.checkpoint import Checkpoint, CheckpointStore, head_digest
 from producers.feeds.mapping import RowError
 from producers.pii import PiiHasher
 from schemas.deadletter import DeadLetter, Origin, Reason, Stage
-from schemas.events import TouchpointEvent, encode_event
+from schemas.events import TouchpointEvent
 from schemas.timeutil import to_utc_millis
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ _DIGITS = re.compile(rb"\+?\d[\d \-().]{5,}\d")
 
 class RecordSink(Protocol):
     """Where records go: ``send_raw`` queues, ``flush`` returns once all are acknowledged."""
+
+    def send(self, event: TouchpointEvent) -> None: ...
 
     def send_raw(self, value: bytes, key: bytes | None = None) -> None: ...
 
@@ -164,8 +166,7 @@ class FeedImporter:
             self._dead_letter(line, record, origin, error.reason, f"{error.field}: {error.detail}")
             progress.dead_letters += 1
             return
-        _, key = event.identifiers.primary()
-        self._events.send_raw(encode_event(event), key=key.encode())
+        self._events.send(event)
         progress.events += 1
 
     def _dead_letter(

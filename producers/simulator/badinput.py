@@ -75,7 +75,9 @@ def _not_json(event: TouchpointEvent, rng: random.Random) -> bytes:
 
 def _not_object(event: TouchpointEvent, rng: random.Random) -> bytes:
     document = event.model_dump(mode="json", exclude_none=True)
-    return orjson.dumps(rng.choice(([document], str(event.event_id), 42, None)))
+    # A JSON array is a batch of events (schemas/batches.py): an array holding an
+    # array is a batch whose one item is no object.
+    return orjson.dumps(rng.choice(([[document]], str(event.event_id), 42, None)))
 
 
 def _unknown_source(document: dict[str, Any], _e: TouchpointEvent, rng: random.Random) -> None:

@@ -18,7 +18,7 @@ from producers.feeds.shop import shop_event
 from producers.feeds.watch import run_feed
 from producers.pii import PiiHasher
 from schemas.deadletter import DeadLetter, Reason, Stage
-from schemas.events import EVENT_ADAPTER
+from schemas.events import EVENT_ADAPTER, TouchpointEvent, encode_event
 from schemas.identifiers import IdentifierType
 from tests.builders import NOW
 
@@ -34,6 +34,10 @@ class MemorySink:
     def __init__(self) -> None:
         self.queued: list[tuple[bytes | None, bytes]] = []
         self.acked: list[tuple[bytes | None, bytes]] = []
+
+    def send(self, event: TouchpointEvent) -> None:
+        _, key = event.identifiers.primary()
+        self.queued.append((key.encode(), encode_event(event)))
 
     def send_raw(self, value: bytes, key: bytes | None = None) -> None:
         self.queued.append((key, value))

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.batches import count, pack, unpack
+from schemas.batches import count, pack, partition_of, unpack
 from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER, SOURCES, encode_event
 from tests.builders import event_dict
 
 ONE: TypeAdapter[dict[str, int]] = TypeAdapter(dict[str, int])
+AIOKAFKA_PARTITIONER = DefaultPartitioner()
 MANY: TypeAdapter[list[dict[str, int]]] = TypeAdapter(list[dict[str, int]])
 
 items = st.lists(
@@ -62,3 +64,11 @@ def test_count_says_how_many_values_a_record_carries(values: list[dict[str, int]
     assert sum(count(record) for record in records) == len(values)
     assert count(b'{"a": 1}') == 1
     assert count(None) == 0
+
+
+@given(st.binary(min_size=1, max_size=40), st.integers(min_value=1, max_value=64))
+def test_partition_of_is_kafkas_default_partitioner(key: bytes, partitions: int) -> None:
+    # aiokafka's partitioner is what the worker's own keyed sends used: an
+    # independent implementation of the same Java-client murmur2.
+    every = list(range(partitions))
+    assert partition_of(key, partitions) == AIOKAFKA_PARTITIONER(key, every, every)

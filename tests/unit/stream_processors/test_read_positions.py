@@ -11,7 +11,7 @@ from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream_processors.kafka_transport import ReadPositions, Verdict
+from stream_processors.runtime.transport import ReadPositions, Verdict
 
 PARTITION = TP("tp.journey-commands", 3)
 

@@ -9,11 +9,11 @@ same customers' next steps among it, is still on its way.
 
 The watermark of a partition, at wall-clock time ``now``::
 
-    min(now, newest + (now - newest_seen_at))      never going back
+    newest + (now - newest_seen_at)      never going back
 
 ``newest`` is the newest event time the partition's open journeys have reached
-(their last steps: the timer's index), ``newest_seen_at`` the wall-clock time
-it first showed. So
+(their last steps: the timer's index), no later than the wall-clock time it
+first showed, ``newest_seen_at``. So
 
 * while events arrive in event-time order (live, or a backlog of them), the
   watermark follows their event time: a journey closes when its partition's
@@ -61,8 +61,8 @@ class PartitionClock:
         clock = self
         if newest is not None and min(newest, now) > self.newest:
             clock = PartitionClock(min(newest, now), now, self.watermark)
-        idle_for = max(now - clock.seen_at, _ZERO)
-        mark = max(clock.watermark, min(now, clock.newest + idle_for))
+        # newest <= seen_at (clamped when seen), so this stays at or behind ``now``
+        mark = max(clock.watermark, clock.newest + max(now - clock.seen_at, _ZERO))
         return PartitionClock(clock.newest, clock.seen_at, mark)
 
 

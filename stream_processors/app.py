@@ -69,6 +69,7 @@ from stream_processors.identity import IdentityPolicy
 from stream_processors.identity_graph import Entry, IdentityGraph, decode_entry, encode_entry
 from stream_processors.ingest import Accepted, ingest_record
 from stream_processors.ingest_outputs import Taken
+from stream_processors.journey_clock import CloseClock
 from stream_processors.journey_commands import (
     COMMAND_ADAPTER,
     COMMANDS_ADAPTER,
@@ -276,7 +277,10 @@ def build_app(
                 fail_fast("journeys could not handle a batch", error)
 
     # Journeys closed by inactivity get their closed version from this timer, on
-    # the worker that owns the key's partition (no event needs to arrive).
+    # the worker that owns the key's partition (no event needs to arrive), at the
+    # partition's event-time watermark, not the wall clock (journey_clock).
+    close_clock = CloseClock(journey_policy)
+
     @app.timer(interval=journeys.close_idle_every_seconds)  # type: ignore[untyped-decorator]
     async def close_idle_journeys() -> None:
         try:
@@ -287,9 +291,13 @@ def build_app(
                          if tp.topic == commands_topic.get_topic_name()}  # fmt: skip
                 changed: dict[str, KeyState] = {}
                 published = Publications()
-                for key in store.idle(now - journey_policy.inactivity_gap, owned):
+                for key, watermark in close_clock.due(store.open_by_partition(owned), now):
                     state = store.load(key)
-                    outcome = close_idle(state, journey_policy, now, rules) if state else None
+                    outcome = (
+                        close_idle(state, journey_policy, watermark, rules, now=now)
+                        if state
+                        else None
+                    )
                     if outcome is not None and outcome.state is not None:
                         changed[key] = outcome.state
                         published.add(outcome)
@@ -405,13 +413,14 @@ class _JourneyStore:
             else:
                 index[key] = since
 
-    def idle(self, before: datetime, owned: set[int]) -> list[str]:
-        """Keys with an open journey that last moved before ``before``, in owned partitions."""
-        return [
-            key
-            for key, since in self._index().items()
-            if since < before and partition_of(key, self._partitions) in owned
-        ]
+    def open_by_partition(self, owned: set[int]) -> dict[int, dict[str, datetime]]:
+        """Per owned partition, its keys with an open journey and when that journey last moved."""
+        found: dict[int, dict[str, datetime]] = {}
+        for key, since in self._index().items():
+            partition = partition_of(key, self._partitions)
+            if partition in owned:
+                found.setdefault(partition, {})[key] = since
+        return found
 
     def _index(self) -> dict[str, datetime]:
         if self._open is None:

@@ -58,7 +58,6 @@ from prometheus_client import CollectorRegistry
 
 from schemas.batches import pack, unpack
 from schemas.deadletter import Origin
-from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER
 from schemas.scores import SCORE_ADAPTER, SCORES_ADAPTER, InteractionScore
 from schemas.settings import KafkaSettings
 from schemas.timeutil import utc_now
@@ -91,7 +90,7 @@ from stream_processors.runtime.transport import Transport as RewindingTransport
 from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from stream_processors.settings import WorkerSettings
-from stream_processors.stitching import stitch
+from stream_processors.stitching import STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER, stitch_input
 from stream_processors.truth import Pair, RecentScores, routing_key
 
 Clock = Callable[[], datetime]
@@ -226,8 +225,8 @@ def build_app(
                 commands: list[Command] = []
                 entries: dict[str, Entry] = {}
                 for value in batch:
-                    for event in unpack(value, EVENT_ADAPTER, EVENTS_ADAPTER):
-                        stitched = stitch(graph, event, now, rules)
+                    for item in unpack(value, STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER):
+                        stitched = stitch_input(graph, item, item.step, now)
                         merges.extend(m.model_dump_json().encode() for m in stitched.merges)
                         links.extend(k.model_dump_json().encode() for k in stitched.links)
                         commands.extend(stitched.commands())

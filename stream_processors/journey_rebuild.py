@@ -33,14 +33,14 @@ from stream_processors.identity_graph import IdentityGraph
 from stream_processors.journey_commands import Command, KeyState, handle
 from stream_processors.journeys import JourneyPolicy
 from stream_processors.scoring_rules import ScoringRules
-from stream_processors.stitching import stitch
+from stream_processors.stitching import StitchInput, stitch, stitch_input
 
 Membership = Mapping[frozenset[UUID], str]
 """A journey's event ids -> its canonical key, for every live journey."""
 
 
 def rebuild(
-    events: Iterable[TouchpointEvent],
+    events: Iterable[TouchpointEvent | StitchInput],
     identity: IdentityPolicy,
     journeys: JourneyPolicy,
     rules: ScoringRules,
@@ -52,7 +52,10 @@ def rebuild(
     versions: dict[str, int] = {}
     for event in events:
         now = event.received_at or event.occurred_at
-        stitched = stitch(graph, event, now, rules)
+        if isinstance(event, StitchInput):
+            stitched = stitch_input(graph, event, event.step, now)
+        else:
+            stitched = stitch(graph, event, now, rules)
         pending: deque[Command] = deque(stitched.moves)
         if stitched.place is not None:
             pending.append(stitched.place)

@@ -118,6 +118,8 @@ def event_row(event: Any, lineage: Lineage) -> Row:
     received_at = event.get("received_at")
     if None in payload.values():
         payload = {name: value for name, value in payload.items() if value is not None}
+    identifiers = [ids.get(name) or "" for name in _IDS]
+    "".join(identifiers)  # raises TypeError unless every one is a string: cheaper than a loop
     schema_version = event.get("schema_version", 1)
     if type(schema_version) is not int:
         raise TypeError(f"schema_version: expected an integer, got {schema_version!r}")
@@ -129,7 +131,7 @@ def event_row(event: Any, lineage: Lineage) -> Row:
         text(event["touchpoint"]),
         text(event["location"]),
         schema_version,
-        *[text_or_empty(ids.get(name)) for name in _IDS],
+        *identifiers,
         int(friction),
         wait,
         orjson.dumps(payload).decode(),

@@ -87,11 +87,13 @@ class EventProducer:
             ready = buffers.add(key.encode(), encode_event(event), time.monotonic())
             self._send_batches(ready)
 
-    def send_raw(self, value: bytes, key: bytes | None = None) -> None:
+    def send_raw(
+        self, value: bytes, key: bytes | None = None, partition: int | None = None
+    ) -> None:
         """Queue bytes as they are, as a record of their own (foreign records, bad input)."""
         with self._lock:
             self.sent += 1
-            self._send_record(value, key, None, 1)
+            self._send_record(value, key, partition, 1)
 
     def _send_record(self, value: bytes, key: bytes | None, partition: int | None, n: int) -> None:
         future = self._producer.send(self.topic, value=value, key=key, partition=partition)

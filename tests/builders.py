@@ -68,7 +68,9 @@ def bad_inputs(now: datetime, max_event_bytes: int) -> dict[str, tuple[bytes, Re
     """One raw input per kind of bad input, with the reason ingest must give it."""
     return {
         "bytes that are not JSON": (b"\xff\xfe not json {", Reason.NOT_JSON),
-        "JSON that is not an object": (b"[1, 2, 3]", Reason.NOT_OBJECT),
+        # An array is a batch of events (schemas/batches.py): this one holds one item,
+        # itself no object, so a record of it is one dead letter as ingest reads it.
+        "JSON that is not an object": (b"[[1, 2, 3]]", Reason.NOT_OBJECT),
         "an unknown source": (event_bytes("web", source="fax"), Reason.UNKNOWN_SOURCE),
         "no source at all": (orjson.dumps(without(event_dict(), "source")), Reason.MISSING_SOURCE),
         "a missing event_id": (orjson.dumps(without(event_dict(), "event_id")), Reason.INVALID_EVENT_ID),

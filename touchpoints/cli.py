@@ -366,7 +366,7 @@ def deadletters_replay_quarantine() -> None:
     kafka, worker = load(KafkaSettings), load(WorkerSettings)
     sent = replay_quarantine(kafka, load(ProducerSettings), f"{worker.app_id}-quarantine-replay")
     topics = kafka.topics
-    click.echo(f"replayed {sent} parked records from {topics.quarantine} to {topics.raw}")
+    click.echo(f"replayed {sent} parked inputs from {topics.quarantine} to {topics.raw}")
 
 
 @cli.command()

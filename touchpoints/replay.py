@@ -26,6 +26,7 @@ from kafka.structs import OffsetAndMetadata
 
 from producers.producer import EventProducer
 from producers.settings import ProducerSettings
+from schemas.batches import count
 from schemas.identifiers import IdentifierType
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
@@ -130,7 +131,7 @@ def replay_quarantine(kafka: KafkaSettings, producer_settings: ProducerSettings,
     sends each record's value and key to the raw topic, and commits only once
     Kafka acknowledged them all: an interrupted replay is repeated, never lost
     (a record sent twice is stored once: events are idempotent on event_id).
-    Returns how many records were replayed.
+    Returns how many parked inputs were replayed (a batch record's items each count).
     """
     topic = kafka.topics.quarantine
     consumer = KafkaConsumer(
@@ -146,11 +147,22 @@ def replay_quarantine(kafka: KafkaSettings, producer_settings: ProducerSettings,
         consumer.assign(partitions)
         with EventProducer(kafka, producer_settings) as producer:
             for record in until(consumer, ends):
-                producer.send_raw(record.value, key=record.key)
-                sent += 1
+                # A batch record of parked items has no key: it goes back to the
+                # partition it was parked from, where its items' keys belong.
+                partition = None if record.key is not None else record.partition
+                producer.send_raw(record.value, key=record.key, partition=partition)
+                sent += _items(record.value)
             producer.flush()
         consumer.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in partitions})
     finally:
         consumer.close(autocommit=False)
     log.info("quarantine replayed", extra={"replayed": sent, "to": kafka.topics.raw})
     return sent
+
+
+def _items(value: bytes | None) -> int:
+    """How many inputs a parked record holds: a batch record's items, else one."""
+    try:
+        return count(value) if value and value[:1] == b"[" else 1
+    except orjson.JSONDecodeError:
+        return 1

@@ -12,10 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
+from schemas.batches import partition_of
 from tests.builders import event_dict
 from tests.conftest import Isolated
 from tests.integration.helpers import component, prepare, wait_for
-from tests.integration.records import free_port, read_topic
+from tests.integration.records import free_port, partition_count, read_items
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ def test_collector_produces_after_ack_and_rejects_clearly(
         assert call(port, "POST", "/v1/events", orjson.dumps(single)) == (202, {"accepted": 1})
         assert call(port, "POST", "/v1/events", orjson.dumps(batch)) == (202, {"accepted": 3})
         # Acknowledged means on the topic already: read it back right away.
-        records = read_topic(isolated, isolated.kafka.topics.raw, expected=4, timeout=5)
+        items = read_items(isolated, isolated.kafka.topics.raw, expected=4, timeout=5)
 
         bad = event_dict("shop", occurred_at=now)
         bad["payload"]["queue_length"] = -4
@@ -70,8 +71,10 @@ def test_collector_produces_after_ack_and_rejects_clearly(
         statuses = [call(port, "POST", "/v1/validate", orjson.dumps(single))[0] for _ in range(8)]
         assert statuses[0] == 200 and statuses[-1] == 429, statuses
 
-    by_id = {orjson.loads(r.value)["event_id"]: r for r in records}
+    by_id = {item.value["event_id"]: item for item in items}
     assert set(by_id) == {e["event_id"] for e in [single, *batch]}
-    assert len(records) == 4
-    assert by_id[single["event_id"]].key == b"anon-77"
-    assert orjson.loads(by_id[single["event_id"]].value) == single
+    assert len(items) == 4
+    partitions = partition_count(isolated, isolated.kafka.topics.raw)
+    # Batch records: each event in the partition its primary identifier gives.
+    assert by_id[single["event_id"]].partition == partition_of(b"anon-77", partitions)
+    assert by_id[single["event_id"]].value == single

@@ -12,13 +12,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 
 from schemas.deadletter import DeadLetter, Stage
 from tests.conftest import Isolated
 from tests.integration.helpers import prepare, wait_for
-from tests.integration.records import read_topic
+from tests.integration.records import read_items, read_topic
 
 pytestmark = pytest.mark.integration
 HEADER = "call_id,started_at,queue,ani,wait,talk,hold,transfers,disposition,agent\n"
@@ -48,8 +47,8 @@ def finish(process: subprocess.Popen[bytes]) -> str:
 
 
 def call_ids(isolated: Isolated, expected: int) -> Counter[str]:
-    records = read_topic(isolated, isolated.kafka.topics.raw, expected)
-    return Counter(orjson.loads(r.value)["payload"]["call_id"] for r in records)
+    items = read_items(isolated, isolated.kafka.topics.raw, expected)
+    return Counter(item.value["payload"]["call_id"] for item in items)
 
 
 def test_a_feed_stopped_after_n_lines_resumes_with_nothing_twice_and_nothing_skipped(

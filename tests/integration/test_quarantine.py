@@ -7,7 +7,6 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 
 from producers.producer import EventProducer
@@ -16,7 +15,7 @@ from schemas.events import EVENT_ADAPTER, TouchpointEvent
 from tests.builders import event_dict
 from tests.conftest import Isolated
 from tests.integration.helpers import component, prepare, query, wait_for
-from tests.integration.records import read_topic
+from tests.integration.records import read_items
 from touchpoints.replay import replay_quarantine
 
 pytestmark = pytest.mark.integration
@@ -73,13 +72,13 @@ def test_a_broken_source_is_parked_while_the_others_flow_and_comes_back_by_repla
             assert tripped("shop") == 0
             counts = wait_for(lambda: query(isolated, counts_sql)[0], lambda c: c == (10, 0, 19),
                               120, "the healthy source stored, 19 web dead letters")  # fmt: skip
-            parked = read_topic(isolated, isolated.kafka.topics.quarantine, BROKEN - 19)
+            parked = read_items(isolated, isolated.kafka.topics.quarantine, BROKEN - 19)
             # The cool-down passes: the source is tried again, the alert's gauge clears.
             wait_for(lambda: tripped("web"), lambda v: v == 0, 60, "web flowing again")
 
         assert counts == (10, 0, 19)
         assert len(parked) == BROKEN - 19
-        assert {orjson.loads(record.value)["event_id"] for record in parked} == {
+        assert {item.value["event_id"] for item in parked} == {
             str(event.event_id) for event in broken[19:]
         }
 

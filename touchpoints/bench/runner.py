@@ -183,7 +183,7 @@ def _catch_up(
     for index, (components, group) in enumerate(stages.runs(selected, options.quick), start=1):
         phase = run.phase(f"{name}{index}")
         names = ", ".join(s.name for s in group)
-        echo(f"{name} {index}: {' + '.join(components)} x{count} worker(s) ({names}) ...")
+        echo(f"catch-up {phase.name}: {' + '.join(components)}, {count} worker(s) ({names}) ...")
         phase.prepare(partitions=4, database="writer" in components)
         sending.replay(phase.kafka, producer_settings, phase.kafka.topics.raw, records)
         procs = start_components(phase, components, count, phase.env(**options.extra_env()))

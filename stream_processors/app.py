@@ -55,7 +55,6 @@ from prometheus_client import CollectorRegistry
 
 from schemas.batches import pack, unpack
 from schemas.deadletter import Origin
-from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER
 from schemas.scores import SCORE_ADAPTER, SCORES_ADAPTER, InteractionScore
 from schemas.settings import KafkaSettings
 from schemas.timeutil import utc_now
@@ -66,6 +65,7 @@ from stream_processors.identity import IdentityPolicy
 from stream_processors.identity_graph import Entry, IdentityGraph, decode_entry, encode_entry
 from stream_processors.ingest import Accepted, ingest_record
 from stream_processors.ingest_outputs import Taken
+from stream_processors.journey_clock import CloseClock
 from stream_processors.journey_commands import (
     COMMAND_ADAPTER,
     COMMANDS_ADAPTER,
@@ -88,7 +88,7 @@ from stream_processors.runtime.transport import Transport as RewindingTransport
 from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from stream_processors.settings import WorkerSettings
-from stream_processors.stitching import stitch
+from stream_processors.stitching import STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER, stitch_input
 from stream_processors.truth import Pair, RecentScores, routing_key
 
 Clock = Callable[[], datetime]
@@ -208,8 +208,8 @@ def build_app(
                 commands: list[Command] = []
                 entries: dict[str, Entry] = {}
                 for value in batch:
-                    for event in unpack(value, EVENT_ADAPTER, EVENTS_ADAPTER):
-                        stitched = stitch(graph, event, now, rules)
+                    for item in unpack(value, STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER):
+                        stitched = stitch_input(graph, item, item.step, now)
                         merges.extend(m.model_dump_json().encode() for m in stitched.merges)
                         links.extend(k.model_dump_json().encode() for k in stitched.links)
                         commands.extend(stitched.commands())
@@ -259,7 +259,10 @@ def build_app(
                 fail_fast("journeys could not handle a batch", error)
 
     # Journeys closed by inactivity get their closed version from this timer, on
-    # the worker that owns the key's partition (no event needs to arrive).
+    # the worker that owns the key's partition (no event needs to arrive), at the
+    # partition's event-time watermark, not the wall clock (journey_clock).
+    close_clock = CloseClock(journey_policy)
+
     @app.timer(interval=journeys.close_idle_every_seconds)  # type: ignore[untyped-decorator]
     async def close_idle_journeys() -> None:
         try:
@@ -270,9 +273,13 @@ def build_app(
                          if tp.topic == commands_topic.get_topic_name()}  # fmt: skip
                 changed: dict[str, KeyState] = {}
                 published = Publications()
-                for key in store.idle(now - journey_policy.inactivity_gap, owned):
+                for key, watermark in close_clock.due(store.open_by_partition(owned), now):
                     state = store.load(key)
-                    outcome = close_idle(state, journey_policy, now, rules) if state else None
+                    outcome = (
+                        close_idle(state, journey_policy, watermark, rules, now=now)
+                        if state
+                        else None
+                    )
                     if outcome is not None and outcome.state is not None:
                         changed[key] = outcome.state
                         published.add(outcome)
@@ -388,13 +395,14 @@ class _JourneyStore:
             else:
                 index[key] = since
 
-    def idle(self, before: datetime, owned: set[int]) -> list[str]:
-        """Keys with an open journey that last moved before ``before``, in owned partitions."""
-        return [
-            key
-            for key, since in self._index().items()
-            if since < before and partition_of(key, self._partitions) in owned
-        ]
+    def open_by_partition(self, owned: set[int]) -> dict[int, dict[str, datetime]]:
+        """Per owned partition, its keys with an open journey and when that journey last moved."""
+        found: dict[int, dict[str, datetime]] = {}
+        for key, since in self._index().items():
+            partition = partition_of(key, self._partitions)
+            if partition in owned:
+                found.setdefault(partition, {})[key] = since
+        return found
 
     def _index(self) -> dict[str, datetime]:
         if self._open is None:

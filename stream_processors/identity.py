@@ -49,8 +49,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
 
-from schemas.events import TouchpointEvent
+from schemas.identifiers import Identifiers
 from stream_processors.identity_guard import (
     IdentityPolicy,
     may_join,
@@ -96,6 +99,19 @@ __all__ = [
 ]
 
 
+class Linkable(Protocol):
+    """What stitching reads of an event: who (its identifiers), which and when."""
+
+    @property
+    def event_id(self) -> UUID: ...
+
+    @property
+    def occurred_at(self) -> datetime: ...
+
+    @property
+    def identifiers(self) -> Identifiers: ...
+
+
 @dataclass(frozen=True)
 class Decision:
     """:func:`decide`'s output: the report plus the state to write back.
@@ -110,7 +126,7 @@ class Decision:
     component: Component | None
 
 
-def decide(event: TouchpointEvent, lookups: Lookups, policy: IdentityPolicy) -> Decision:
+def decide(event: Linkable, lookups: Lookups, policy: IdentityPolicy) -> Decision:
     """Decide the canonical key, merges and guard actions for one event.
 
     ``lookups`` holds the current :class:`Resolution` of the event's known
@@ -164,7 +180,7 @@ def _key_of(found: Resolution | None) -> str | None:
 
 
 def _quarantines(
-    event: TouchpointEvent, records: Mapping[Node, IdentifierRecord], lookups: Lookups
+    event: Linkable, records: Mapping[Node, IdentifierRecord], lookups: Lookups
 ) -> tuple[Quarantine, ...]:
     found = (
         quarantine_of(node, lookups.get(node), record, event.event_id, event.occurred_at)
@@ -188,7 +204,7 @@ def _joined(
 
 
 def _merges(
-    event: TouchpointEvent, joining: list[Node], lookups: Lookups, component: Component | None
+    event: Linkable, joining: list[Node], lookups: Lookups, component: Component | None
 ) -> tuple[Merge, ...]:
     """One merge per previously keyed component whose key is not the resulting key."""
     if component is None:

@@ -20,13 +20,13 @@ from typing import Any
 
 import orjson
 
-from schemas.events import TouchpointEvent
 from stream_processors.identity import (
     Anchor,
     Component,
     Decision,
     IdentifierRecord,
     IdentityPolicy,
+    Linkable,
     LinkResult,
     Node,
     Resolution,
@@ -78,7 +78,7 @@ class IdentityGraph:
         """How many identifiers the graph holds."""
         return len(self._parent)
 
-    def link(self, event: TouchpointEvent) -> LinkResult:
+    def link(self, event: Linkable) -> LinkResult:
         """Link the event's identifiers and report keys, merges and guard actions.
 
         Idempotent: linking the same event twice changes no key the second time.
@@ -89,7 +89,7 @@ class IdentityGraph:
         self._write(decision)
         return decision.result
 
-    def link_with_changes(self, event: TouchpointEvent) -> tuple[LinkResult, dict[str, Entry]]:
+    def link_with_changes(self, event: Linkable) -> tuple[LinkResult, dict[str, Entry]]:
         """:meth:`link`, plus the :meth:`entries` that changed (what a store must write)."""
         nodes = event.identifiers.present()
         lookups = {node: found for node in nodes if (found := self.lookup(node)) is not None}

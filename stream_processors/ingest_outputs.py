@@ -14,6 +14,7 @@ from schemas.deadletter import DeadLetter
 from schemas.events import TouchpointEvent, encode_event
 from schemas.scores import InteractionScore
 from stream_processors.ingest import Accepted, Rejected
+from stream_processors.stitching import StitchInput
 from stream_processors.truth import routing_key
 
 
@@ -24,8 +25,9 @@ class Taken:
     - ``events``, ``dead``: ``(partition, value)``: they follow the raw record's
       partition (their only reader, the ClickHouse writer, needs no key order);
     - ``scores``: ``(touchpoint|location, value)``, the health stage's key;
-    - ``stitching``: encoded events in the order ingest saw them (the
-      one-partition stitching input);
+    - ``stitching``: :class:`StitchInput` items (the journey step already
+      scored) in the order ingest saw their events (the one-partition
+      stitching input);
     - ``whole``: parked raw records that are no batch item, as received
       ``(key, value)``, each to go as a record of its own;
     - ``parked``: parked batch items ``(key, item)``, each item valid JSON.
@@ -39,9 +41,8 @@ class Taken:
     parked: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     def accept(self, partition: int, event: TouchpointEvent, score: InteractionScore) -> None:
-        encoded = encode_event(event)
-        self.events.append((partition, encoded))
-        self.stitching.append(encoded)
+        self.events.append((partition, encode_event(event)))
+        self.stitching.append(StitchInput.of(event, score).encode())
         self.scores.append((routing_key(score).encode(), score.encode()))
 
     def reject(self, partition: int, dead: DeadLetter) -> None:

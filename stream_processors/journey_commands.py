@@ -177,16 +177,26 @@ def open_since(state: KeyState) -> datetime | None:
 
 
 def close_idle(
-    state: KeyState, policy: JourneyPolicy, now: datetime, rules: ScoringRules | None = None
+    state: KeyState,
+    policy: JourneyPolicy,
+    watermark: datetime,
+    rules: ScoringRules | None = None,
+    *,
+    now: datetime | None = None,
 ) -> Outcome:
-    """Close the key's latest journey once ``now`` is past its inactivity gap. For a timer.
+    """Close the key's latest journey once event time ``watermark`` is past its gap. For a timer.
 
+    ``watermark``: how far event time has got on the key's partition
+    (:class:`~stream_processors.journey_clock.CloseClock`); ``now``: processing
+    time, which stamps and scores the closed version (default: ``watermark``).
     Nothing changes (``state`` None) while the journey is within the gap. A
-    later on-time event still reopens it: event time rules, not the timer.
+    step within the gap after its last step still reopens it, placed or moved in.
     """
     if open_since(state) is None:
         return Outcome()
-    return _updated(state, expire(state.journeys, policy, now), now, rules, cycle=False)
+    stamped = now or watermark
+    update = expire(state.journeys, policy, watermark, now=stamped)
+    return _updated(state, update, stamped, rules, cycle=False)
 
 
 def _score(

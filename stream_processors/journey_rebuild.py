@@ -10,9 +10,14 @@ the pipeline stored must group the same events under the same keys;
 :func:`compare` says where it does not.
 
 Only membership is compared (which events form a journey, under which key):
-whether a journey is closed yet, its version and its score depend on the
-moment it was handled. Each event is handled "now" = its ``received_at``, the
-moment ingest accepted it, so lateness is judged as it was live. Pure.
+whether a journey is closed yet depends on where the close timer's watermark
+was (``journey_clock``), its version and its score on the moments it was
+handled. Membership depends on neither: placing and moving steps never consult
+a clock, and a close is undone by a later step within the gap, so live
+traffic, a backfill and this rebuild group the same events alike (the property
+test in ``tests/unit/stream_processors/test_journey_rebuild.py`` holds all
+three against each other). The rebuild therefore runs no timer. Each event is
+handled "now" = its ``received_at``, which only stamps versions. Pure.
 """
 
 from __future__ import annotations
@@ -28,14 +33,14 @@ from stream_processors.identity_graph import IdentityGraph
 from stream_processors.journey_commands import Command, KeyState, handle
 from stream_processors.journeys import JourneyPolicy
 from stream_processors.scoring_rules import ScoringRules
-from stream_processors.stitching import stitch
+from stream_processors.stitching import StitchInput, stitch, stitch_input
 
 Membership = Mapping[frozenset[UUID], str]
 """A journey's event ids -> its canonical key, for every live journey."""
 
 
 def rebuild(
-    events: Iterable[TouchpointEvent],
+    events: Iterable[TouchpointEvent | StitchInput],
     identity: IdentityPolicy,
     journeys: JourneyPolicy,
     rules: ScoringRules,
@@ -47,7 +52,10 @@ def rebuild(
     versions: dict[str, int] = {}
     for event in events:
         now = event.received_at or event.occurred_at
-        stitched = stitch(graph, event, now, rules)
+        if isinstance(event, StitchInput):
+            stitched = stitch_input(graph, event, event.step, now)
+        else:
+            stitched = stitch(graph, event, now, rules)
         pending: deque[Command] = deque(stitched.moves)
         if stitched.place is not None:
             pending.append(stitched.place)

@@ -5,6 +5,14 @@ Pure. :func:`restitch` is the one operation behind ``place``, ``absorb`` and
 rebuild each journey with ``journey_model.build``, keep unchanged journeys as
 they were and give changed ones a version above every journey they drew steps
 from, so a ReplacingMergeTree on ``(journey_id, version)`` always keeps the newest.
+
+Closing by inactivity is a matter of event time, never of the wall clock: a
+journey followed by a later segment is closed (its customer came back after the
+gap); the key's latest journey is closed only when an event-time watermark
+(``idle_at``, the close timer's) is more than the gap past its last step, and it
+stays closed only while that step is still its last. A step within the gap
+after it (placed, or moved in by a merge) reopens it: the watermark said the
+customer had gone, the customer's own event time says otherwise.
 """
 
 from __future__ import annotations
@@ -91,8 +99,15 @@ def restitch(
     key: str,
     policy: JourneyPolicy,
     now: datetime,
+    *,
+    idle_at: datetime | None = None,
 ) -> JourneyUpdate:
-    """Re-segment ``old``'s steps plus ``extra`` under ``key``; diff against ``old``."""
+    """Re-segment ``old``'s steps plus ``extra`` under ``key``; diff against ``old``.
+
+    ``now`` (processing time) only stamps ``updated_at``. ``idle_at``: the event
+    time the key is judged idle at (the close timer's watermark); without it no
+    journey is newly closed by inactivity unless a later segment follows it.
+    """
     segments = segment(union_steps([*(s for j in old for s in j.steps), *extra]), policy)
     built = [
         _versioned(
@@ -101,8 +116,7 @@ def restitch(
             old,
             policy,
             now,
-            closed_by_inactivity=index < len(segments) - 1
-            or now - steps[-1].occurred_at > policy.inactivity_gap,
+            closed_by_inactivity=index < len(segments) - 1 or idle(steps[-1], old, policy, idle_at),
         )
         for index, steps in enumerate(segments)
     ]
@@ -113,6 +127,23 @@ def restitch(
         upserts=upserts,
         retired=_retired(old, built),
         opened=tuple(j.journey_id for j in upserts if j.journey_id not in old_ids),
+    )
+
+
+def idle(
+    last: Step, old: Sequence[Journey], policy: JourneyPolicy, idle_at: datetime | None
+) -> bool:
+    """Whether a key's latest journey, ending with ``last``, is closed by inactivity.
+
+    Closed when ``idle_at`` is more than the gap past ``last``, or when an old
+    journey ending with that same step was closed so (the timer's decision
+    stands while nothing newer joined). Never by the wall clock.
+    """
+    if idle_at is not None and idle_at - last.occurred_at > policy.inactivity_gap:
+        return True
+    return any(
+        journey.close_reason == "inactivity" and journey.steps[-1].event_id == last.event_id
+        for journey in old
     )
 
 

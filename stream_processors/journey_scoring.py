@@ -56,7 +56,11 @@ class DriverLike(Protocol):
 
 
 class Scored(Protocol):
-    """An interaction score as journeys use it (``scoring.InteractionScore`` is one)."""
+    """An interaction score as journeys use it.
+
+    ``scoring.ScoredInteraction`` (the scorer's output) and
+    ``schemas.scores.InteractionScore`` (the published record) both are.
+    """
 
     @property
     def score(self) -> float: ...
@@ -64,7 +68,7 @@ class Scored(Protocol):
     def drivers(self) -> Sequence[DriverLike]: ...
 
 
-class JourneyScore(BaseModel):
+class ScoredJourney(BaseModel):
     """The score of one journey version, with why it scored what it did."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -89,7 +93,7 @@ def score_journey(
     now: datetime,
     *,
     earlier: Sequence[Journey] = (),
-) -> JourneyScore:
+) -> ScoredJourney:
     """Score ``journey`` from its steps' scores (by event id) at ``now`` (aware).
 
     ``earlier``: the customer's previous journeys, so repeat contacts and failed
@@ -104,7 +108,7 @@ def score_journey(
         found.append(driver("minor", "smaller effects together", residual))
     found += _penalties(journey, _history(journey, earlier), rules.journey, now)
     score, unclamped, drivers = settle(rules.base, found)
-    return JourneyScore(
+    return ScoredJourney(
         journey_id=journey.journey_id,
         canonical_key=journey.canonical_key,
         journey_version=journey.version,

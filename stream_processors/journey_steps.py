@@ -9,16 +9,14 @@ from __future__ import annotations
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
 from schemas.journeys import GOALS, ISSUES, Signal, Stage, Step
 from schemas.scores import ScoreDriver
-from stream_processors.scoring import InteractionScore
+from stream_processors.journey_scoring import Scored
 
 __all__ = ["GOALS", "ISSUES", "Signal", "Stage", "Step", "step_of"]
 
 _Reading = tuple[Stage | None, Signal | None]
 
 
-def step_of(
-    event: TouchpointEvent, *, late: bool = False, score: InteractionScore | None = None
-) -> Step:
+def step_of(event: TouchpointEvent, *, late: bool = False, score: Scored | None = None) -> Step:
     """The journey step for ``event``. Pure; the same event always gives the same step.
 
     ``score``: the event's interaction score, carried so journeys can be scored.

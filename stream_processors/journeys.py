@@ -2,7 +2,11 @@
 
 Rule (a function of the set of steps, not of arrival order): sort a key's steps
 by event time (ties by event_id); a new journey starts after a goal step or
-after a gap longer than ``inactivity_gap``. Every operation here re-segments
+after a gap longer than ``inactivity_gap``. The key's latest journey is closed
+by inactivity only by :func:`expire`, at an event-time watermark (the close
+timer's), and a step within the gap after its last step reopens it; ``now``
+(processing time) never closes anything, so a backfill and live traffic give
+the same journeys. Every operation here re-segments
 the steps it holds with :func:`segment` and rebuilds journeys with
 :func:`~stream_processors.journey_model.build`, then keeps unchanged journeys
 as they were (same version) and bumps the version of the rest.
@@ -33,6 +37,7 @@ from stream_processors.journey_model import Journey, JourneyPolicy, build
 from stream_processors.journey_restitch import (
     JourneyUpdate,
     Retired,
+    idle,
     restitch,
     segment,
     union_steps,
@@ -66,10 +71,11 @@ def place(
     """Place ``event`` among ``key``'s recent journeys (oldest first) by its event time.
 
     An event older than the newest ``last_at`` minus ``allowed_lateness`` is
-    kept with ``late=True``. ``now`` decides whether the latest journey is
-    closed by inactivity. Idempotent: a known event_id returns the state
-    unchanged (``duplicate=True``, no upserts). Raises ``ValueError`` when a
-    journey has another key (absorb it first).
+    kept with ``late=True``. ``now`` (processing time) only stamps the
+    versions; closing is event time's (see :func:`expire`). Idempotent: a
+    known event_id returns the state unchanged (``duplicate=True``, no
+    upserts). Raises ``ValueError`` when a journey has another key (absorb it
+    first).
     """
     return place_step(recent, step_of(event), policy, now, key=key)
 
@@ -128,14 +134,23 @@ def absorb(
     return restitch([*into, *absorbed], [], key, policy, now)
 
 
-def expire(recent: Sequence[Journey], policy: JourneyPolicy, now: datetime) -> JourneyUpdate:
-    """Close the latest journey when ``now`` is more than ``inactivity_gap`` past it.
+def expire(
+    recent: Sequence[Journey],
+    policy: JourneyPolicy,
+    watermark: datetime,
+    *,
+    now: datetime | None = None,
+) -> JourneyUpdate:
+    """Close the latest journey when event time ``watermark`` is more than the gap past it.
 
-    For a timer. A later on-time event within the gap reopens it (event time rules).
+    For a timer: ``watermark`` is how far event time has got where the key lives
+    (``journey_clock``); ``now`` stamps the new version (default: ``watermark``).
+    A later step within the gap after the journey's last step reopens it.
     """
     if not recent:
         return JourneyUpdate(journeys=())
-    return restitch(recent, [], recent[-1].canonical_key, policy, now)
+    key = recent[-1].canonical_key
+    return restitch(recent, [], key, policy, now or watermark, idle_at=watermark)
 
 
 def merge(
@@ -145,16 +160,17 @@ def merge(
 
     Key: ``key`` if given (the identity's ``into_key``), else the customer key
     of either side, else the key of the journey that started first. Version is
-    ``max + 1``. Commutative. Raises ``ValueError`` for two different customer
-    keys (the identity guard never merges those).
+    ``max + 1``. Closed by inactivity only if the side that holds the last step
+    was (``now`` stamps the version). Commutative. Raises ``ValueError`` for two
+    different customer keys (the identity guard never merges those).
     """
     steps = union_steps([*a.steps, *b.steps])
-    last = max(step.occurred_at for step in steps)
+    last = max(steps, key=lambda step: step.order)
     return build(
         key or _surviving_key(a, b),
         steps,
         policy,
-        closed_by_inactivity=now - last > policy.inactivity_gap,
+        closed_by_inactivity=idle(last, (a, b), policy, None),
         version=max(a.version, b.version) + 1,
         updated_at=now,
     )

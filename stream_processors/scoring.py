@@ -44,7 +44,7 @@ class Driver(BaseModel):
     points: float
 
 
-class InteractionScore(BaseModel):
+class ScoredInteraction(BaseModel):
     """The score of one event, with where it happened and why it scored what it did."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -83,10 +83,10 @@ def classify(score: float, rules: ScoringRules) -> Experience:
     return "good" if score >= rules.experience.good_from else "neutral"
 
 
-def score_event(event: TouchpointEvent, rules: ScoringRules) -> InteractionScore:
+def score_event(event: TouchpointEvent, rules: ScoringRules) -> ScoredInteraction:
     """Score one valid event with ``rules``. Pure; never raises for a valid event."""
     score, unclamped, drivers = settle(rules.base, _drivers(event, rules))
-    return InteractionScore(
+    return ScoredInteraction(
         event_id=event.event_id,
         source=event.source,
         touchpoint=event.touchpoint,

@@ -1,24 +1,66 @@
 """One event through identity stitching: its key, the journey commands, the audit records.
 
 Pure apart from the :class:`IdentityGraph` it is given (which it updates).
-The identity agent runs :func:`stitch` for each event of its single partition
-and publishes what it returns; this module decides nothing new, it turns a
-:class:`LinkResult` into messages.
+The identity agent runs :func:`stitch_input` for each item of its single
+partition and publishes what it returns; this module decides nothing new, it
+turns a :class:`LinkResult` into messages.
+
+One pass per event: ingest validates and scores an event once and hands
+stitching a :class:`StitchInput`, what stitching reads (identifiers, id,
+times) and the journey step already built with its score. Stitching neither
+validates the event again nor scores it again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from schemas.events import TouchpointEvent
-from schemas.journeys import IdentityLink, LinkStatus, MergeRecord
-from stream_processors.identity import LinkResult, Quarantine
+from schemas.identifiers import Identifiers
+from schemas.journeys import IdentityLink, LinkStatus, MergeRecord, Step
+from schemas.scores import InteractionScore
+from schemas.timeutil import UtcMillis
+from stream_processors.identity import Linkable, LinkResult, Quarantine
 from stream_processors.identity_graph import Entry, IdentityGraph
 from stream_processors.journey_commands import MoveOut, PlaceStep
 from stream_processors.journey_steps import step_of
 from stream_processors.scoring import score_event
 from stream_processors.scoring_rules import ScoringRules
+
+
+class StitchInput(BaseModel):
+    """An ingested event as stitching needs it: the item of the stitching input topic."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    occurred_at: UtcMillis
+    received_at: UtcMillis | None = None
+    identifiers: Identifiers
+    step: Step
+
+    @classmethod
+    def of(cls, event: TouchpointEvent, score: InteractionScore) -> StitchInput:
+        """The input for a validated event and its score (built, not validated again)."""
+        return cls.model_construct(
+            event_id=event.event_id,
+            occurred_at=event.occurred_at,
+            received_at=event.received_at,
+            identifiers=event.identifiers,
+            step=step_of(event, score=score),
+        )
+
+    def encode(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+STITCH_INPUT_ADAPTER: TypeAdapter[StitchInput] = TypeAdapter(StitchInput)
+STITCH_INPUTS_ADAPTER: TypeAdapter[list[StitchInput]] = TypeAdapter(list[StitchInput])
+"""A batch record of the stitching input topic (schemas/batches.py)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +88,16 @@ class Stitched:
 def stitch(
     graph: IdentityGraph, event: TouchpointEvent, now: datetime, rules: ScoringRules
 ) -> Stitched:
-    """Link ``event`` in ``graph`` and say what to publish (its step carries its score)."""
+    """Score ``event`` with ``rules``, then :func:`stitch_input` it (for tests and tools)."""
+    step = step_of(event, score=score_event(event, rules))
+    return stitch_input(graph, event, step, now)
+
+
+def stitch_input(graph: IdentityGraph, event: Linkable, step: Step, now: datetime) -> Stitched:
+    """Link ``event`` in ``graph`` and say what to publish; ``step`` is its journey step."""
     result, entries = graph.link_with_changes(event)
     place = None
     if result.key:
-        step = step_of(event, score=score_event(event, rules))
         place = PlaceStep(key=result.key, step=step)
     merges = tuple(
         MergeRecord(
@@ -77,7 +124,7 @@ def stitch(
     )
 
 
-def _links(event: TouchpointEvent, result: LinkResult, now: datetime) -> tuple[IdentityLink, ...]:
+def _links(event: Linkable, result: LinkResult, now: datetime) -> tuple[IdentityLink, ...]:
     """One record per identifier whose key changed (first seen, merged, quarantined)."""
     links: list[IdentityLink] = []
     for identifier, after in result.keys_after.items():

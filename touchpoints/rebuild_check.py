@@ -13,17 +13,17 @@ from collections.abc import Iterator
 from kafka import KafkaConsumer
 
 from schemas.batches import unpack
-from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER, TouchpointEvent
 from schemas.settings import KafkaSettings
 from sinks.journey_queries import Execute, latest_journeys
 from stream_processors.journey_rebuild import Membership, RebuildDiff, compare, rebuild
 from stream_processors.journey_settings import JourneySettings
 from stream_processors.scoring_rules import ScoringRules
+from stream_processors.stitching import STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER, StitchInput
 from touchpoints.topic_reader import partitions_of, until
 
 
-def identity_events(kafka: KafkaSettings) -> Iterator[TouchpointEvent]:
-    """Every event on the stitching input topic, in topic order, up to its end at the start."""
+def identity_events(kafka: KafkaSettings) -> Iterator[StitchInput]:
+    """Every item on the stitching input topic, in topic order, up to its end at the start."""
     consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
     try:
         partitions = partitions_of(consumer, kafka.topics.identity)
@@ -31,7 +31,7 @@ def identity_events(kafka: KafkaSettings) -> Iterator[TouchpointEvent]:
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         for record in until(consumer, ends):
-            yield from unpack(record.value, EVENT_ADAPTER, EVENTS_ADAPTER)
+            yield from unpack(record.value, STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER)
     finally:
         consumer.close()
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from schemas.events import EVENT_ADAPTER, TouchpointEvent
 from stream_processors.journey_model import Journey, JourneyPolicy, build
-from stream_processors.journey_scoring import JourneyScore, score_journey
+from stream_processors.journey_scoring import ScoredJourney, score_journey
 from stream_processors.journey_steps import step_of
-from stream_processors.scoring import InteractionScore, score_event
+from stream_processors.scoring import ScoredInteraction, score_event
 from stream_processors.scoring_rules import load_rules
 from tests.builders import NOW, event_dict
 
@@ -58,16 +58,16 @@ def journey(events: Sequence[TouchpointEvent], *, closed: bool = False) -> Journ
     return build(KEY, steps, JourneyPolicy(), closed_by_inactivity=closed, version=1, updated_at=NOW)  # fmt: skip
 
 
-def scores(*event_lists: Sequence[TouchpointEvent]) -> dict[uuid.UUID, InteractionScore]:
+def scores(*event_lists: Sequence[TouchpointEvent]) -> dict[uuid.UUID, ScoredInteraction]:
     return {e.event_id: score_event(e, RULES) for events in event_lists for e in events}
 
 
-def scored(events: Sequence[TouchpointEvent], now: datetime = NOW, *, closed: bool = False, earlier: Sequence[Sequence[TouchpointEvent]] = ()) -> JourneyScore:  # fmt: skip
+def scored(events: Sequence[TouchpointEvent], now: datetime = NOW, *, closed: bool = False, earlier: Sequence[Sequence[TouchpointEvent]] = ()) -> ScoredJourney:  # fmt: skip
     before = [journey(previous, closed=True) for previous in earlier]
     return score_journey(journey(events, closed=closed), scores(events, *earlier), RULES, now, earlier=before)  # fmt: skip
 
 
-def penalties(result: JourneyScore) -> dict[str, float]:
+def penalties(result: ScoredJourney) -> dict[str, float]:
     return {d.signal: d.points for d in result.drivers if d.signal in PENALTIES}
 
 

@@ -23,7 +23,7 @@ from schemas.sources import (
     WebPayload,
     WebTouchpoint,
 )
-from stream_processors.scoring import InteractionScore, score_event
+from stream_processors.scoring import ScoredInteraction, score_event
 from stream_processors.scoring_rules import BUNDLED_RULES, RulesError, load_rules, parse_rules
 from tests.builders import NOW
 
@@ -140,7 +140,7 @@ def with_payload(event: TouchpointEvent, **changes: Any) -> TouchpointEvent:
     return event.model_copy(update={"payload": payload})
 
 
-def points(score: InteractionScore) -> dict[str, float]:
+def points(score: ScoredInteraction) -> dict[str, float]:
     return {driver.name: driver.points for driver in score.drivers}
 
 

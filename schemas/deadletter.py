@@ -39,7 +39,11 @@ class Reason(StrEnum):
 
 
 class Origin(BaseModel):
-    """Where a Kafka record came from: enough to find it again."""
+    """Where a Kafka record (or one item of a batch record) came from: enough to find it again.
+
+    A batch record (``schemas.batches``) holds many values; a bad one is a dead
+    letter of its own, told apart from its neighbours by ``index``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -48,7 +52,10 @@ class Origin(BaseModel):
     offset: Annotated[int, Field(ge=0)]
     timestamp: UtcMillis | None = None
     key: str | None = None
-    index: Annotated[int, Field(ge=0)] | None = None
+    index: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="the item's position in a batch record; absent for a record that is one value",
+    )
 
 
 class DeadLetter(BaseModel):
@@ -75,8 +82,16 @@ class DeadLetter(BaseModel):
     event_id: str | None = Field(default=None, description="the claimed event_id, if readable")
 
     def key(self) -> bytes:
-        """Partitioning key: the origin coordinates, so a redelivery lands beside itself."""
-        return f"{self.origin.topic}:{self.origin.partition}:{self.origin.offset}".encode()
+        """Partitioning key: the origin coordinates, so a redelivery lands beside itself.
+
+        ``topic:partition:offset`` for a record that is one value, with ``:index``
+        added for an item of a batch record, so two bad items of one record differ.
+        """
+        origin = self.origin
+        coordinates = f"{origin.topic}:{origin.partition}:{origin.offset}"
+        if origin.index is not None:
+            coordinates += f":{origin.index}"
+        return coordinates.encode()
 
     def encode(self) -> bytes:
         return self.model_dump_json().encode()

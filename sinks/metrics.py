@@ -28,7 +28,8 @@ class WriterMetrics:
         )
         self.unreadable = Counter(
             "touchpoints_writer_unreadable_records",
-            "Records the writer could not turn into rows (kept as sink dead letters).",
+            "Records, or items of batch records, the writer could not turn into rows "
+            "(kept as sink dead letters).",
             ("topic",),
             registry=registry,
         )

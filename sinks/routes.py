@@ -1,27 +1,20 @@
-"""Which table each result topic lands in, and how a record becomes a row. Pure.
+"""Which table each result topic lands in, and how an item becomes a row. Pure.
 
 The writer is driven by this table: adding a result topic means adding a
-:class:`Route` here (and a migration for its table), nothing else.
+:class:`Route` here (and a migration for its table), nothing else. Every
+topic carries batch records (``schemas.batches``): the writer decodes a
+record into its items (``sinks.rows.items_of``) and asks the route for one
+row per item.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
-from schemas.deadletter import DeadLetter
 from schemas.topics import Topics
-from sinks.rows import (
-    DEAD_LETTERS,
-    EVENTS,
-    Record,
-    Row,
-    TableSpec,
-    dead_letter_row,
-    event_row,
-    value_of,
-)
+from sinks.rows import DEAD_LETTERS, EVENTS, Lineage, Row, TableSpec, dead_letter_row, event_row
 from sinks.rows_journeys import (
     IDENTITY_LINKS,
     JOURNEYS,
@@ -32,8 +25,12 @@ from sinks.rows_journeys import (
 )
 from sinks.rows_scores import DEGRADATIONS, INTERACTION_SCORES, degradation_row, score_row
 
-RowOf = Callable[[Record, datetime], Row]
-"""Turns a record into a row; raises ``ValueError`` (incl. pydantic's) when it cannot."""
+RowOf = Callable[[Any, Lineage], Row]
+"""Turns a decoded item into a row; raises one of :data:`ITEM_ERRORS` when it cannot."""
+
+ITEM_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+"""What building a row from an unusable item raises: a field missing, of the wrong
+type or value, or a dict expected where the item has something else."""
 
 
 @dataclass(frozen=True)
@@ -42,16 +39,11 @@ class Route:
     row_of: RowOf
 
 
-def stored_dead_letter_row(record: Record, ingested_at: datetime) -> Row:
-    dead = DeadLetter.model_validate_json(value_of(record))
-    return dead_letter_row(dead, record, ingested_at)
-
-
 def routes(topics: Topics) -> Mapping[str, Route]:
-    """Result topic name -> where its records go."""
+    """Result topic name -> where its items go."""
     return {
         topics.events: Route(EVENTS, event_row),
-        topics.deadletter: Route(DEAD_LETTERS, stored_dead_letter_row),
+        topics.deadletter: Route(DEAD_LETTERS, dead_letter_row),
         topics.journeys: Route(JOURNEYS, journey_row),
         topics.identity_links: Route(IDENTITY_LINKS, identity_link_row),
         topics.merges: Route(MERGES, merge_row),

@@ -1,12 +1,16 @@
-"""Journey snapshots, identity links and merges to ClickHouse rows. Pure."""
+"""Journey snapshots, identity links and merges to ClickHouse rows. Pure.
+
+Built from the decoded items (``schemas.journeys`` JSON) with plain field
+access, like ``sinks/rows.py``; column order matches ``migrations/0003_journeys.sql``.
+"""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from typing import Any
 
-from schemas.journeys import IdentityLink, JourneySnapshot, MergeRecord
-from sinks.rows import LINEAGE, UNKNOWN_TIME, Record, Row, TableSpec, lineage, value_of
+from sinks.rows import LINEAGE, UNKNOWN_TIME, Lineage, Row, TableSpec
+from sinks.values import count, count64, flag, number, text, text_or_empty, texts, timestamp, uuid
 
 JOURNEYS = TableSpec(
     "journeys",
@@ -35,78 +39,87 @@ MERGES = TableSpec(
 )
 
 
-def journey_row(record: Record, ingested_at: datetime) -> Row:
-    """A ``journeys`` row: a version of a journey, or its retirement (empty journey fields)."""
-    snapshot = JourneySnapshot.model_validate_json(value_of(record))
-    journey = snapshot.journey
+def journey_row(snapshot: Any, lineage: Lineage) -> Row:
+    """A ``journeys`` row: a version of a journey, or its retirement (empty journey fields).
+
+    From a decoded ``tp.journeys`` item (``JourneySnapshot`` JSON); raises
+    ``KeyError``/``TypeError``/``ValueError`` for an item it cannot use.
+    """
+    journey = snapshot.get("journey")
     if journey is None:
         return (
-            snapshot.journey_id, snapshot.version, snapshot.canonical_key, 1,
-            snapshot.superseded_by or "", UNKNOWN_TIME, UNKNOWN_TIME, 1, "", "", [], 0, 0, 0,
+            text(snapshot["journey_id"]), count64(snapshot["version"]),
+            text(snapshot["canonical_key"]), 1, text_or_empty(snapshot.get("superseded_by")),
+            UNKNOWN_TIME, UNKNOWN_TIME, 1, "", "", [], 0, 0, 0,
             "", 0, 0, [], [], [], [], [], [], [], [], [], 0.0, "", "", 0.0, [], [], [],
-            snapshot.emitted_at,
-            *lineage(record, ingested_at),
+            timestamp(snapshot["emitted_at"]),
+            *lineage,
         )  # fmt: skip
-    steps, score = journey.steps, snapshot.score
+    steps, score = journey["steps"], snapshot.get("score")
+    drivers = score["drivers"] if score else []
     return (
-        journey.journey_id,
-        journey.version,
-        journey.canonical_key,
+        text(journey["journey_id"]),
+        count64(journey["version"]),
+        text(journey["canonical_key"]),
         0,
         "",
-        journey.started_at,
-        journey.last_at,
-        int(journey.closed),
-        journey.close_reason or "",
-        journey.stage,
-        list(journey.channels),
-        journey.channel_switches,
-        journey.repeat_contacts,
-        int(journey.open_issue),
-        journey.open_issue_kind or "",
-        journey.late_steps,
+        timestamp(journey["started_at"]),
+        timestamp(journey["last_at"]),
+        flag(journey["closed"]),
+        text_or_empty(journey["close_reason"]),
+        text(journey["stage"]),
+        texts(journey["channels"]),
+        count(journey["channel_switches"]),
+        count(journey["repeat_contacts"]),
+        flag(journey["open_issue"]),
+        text_or_empty(journey["open_issue_kind"]),
+        count(journey["late_steps"]),
         len(steps),
-        [step.event_id for step in steps],
-        [step.occurred_at for step in steps],
-        [step.source for step in steps],
-        [step.touchpoint for step in steps],
-        [step.location for step in steps],
-        [int(step.friction) for step in steps],
-        [step.signal or "" for step in steps],
-        [int(step.late) for step in steps],
-        [math.nan if step.score is None else step.score for step in steps],
-        score.score if score else 0.0,
-        score.experience if score else "",
-        score.rules_version if score else "",
-        score.interaction_mean if score else 0.0,
-        [d.signal for d in score.drivers] if score else [],
-        [d.name for d in score.drivers] if score else [],
-        [d.points for d in score.drivers] if score else [],
-        journey.updated_at,
-        *lineage(record, ingested_at),
+        [uuid(step["event_id"]) for step in steps],
+        [timestamp(step["occurred_at"]) for step in steps],
+        [text(step["source"]) for step in steps],
+        [text(step["touchpoint"]) for step in steps],
+        [text(step["location"]) for step in steps],
+        [flag(step["friction"]) for step in steps],
+        [text_or_empty(step.get("signal")) for step in steps],
+        [flag(step.get("late", False)) for step in steps],
+        [_step_score(step.get("score")) for step in steps],
+        number(score["score"]) if score else 0.0,
+        text(score["experience"]) if score else "",
+        text(score["rules_version"]) if score else "",
+        number(score["interaction_mean"]) if score else 0.0,
+        [text(d["signal"]) for d in drivers],
+        [text(d["name"]) for d in drivers],
+        [number(d["points"]) for d in drivers],
+        timestamp(journey["updated_at"]),
+        *lineage,
     )
 
 
-def identity_link_row(record: Record, ingested_at: datetime) -> Row:
-    link = IdentityLink.model_validate_json(value_of(record))
+def _step_score(value: Any) -> float:
+    return math.nan if value is None else number(value)
+
+
+def identity_link_row(link: Any, lineage: Lineage) -> Row:
+    """A row for ``identity_links`` from a decoded ``tp.identity-links`` item."""
     return (
-        link.identifier,
-        link.canonical_key or "",
-        link.status,
-        link.event_id,
-        link.occurred_at,
-        link.linked_at,
-        *lineage(record, ingested_at),
+        text(link["identifier"]),
+        text_or_empty(link["canonical_key"]),
+        text(link["status"]),
+        uuid(link["event_id"]),
+        timestamp(link["occurred_at"]),
+        timestamp(link["linked_at"]),
+        *lineage,
     )
 
 
-def merge_row(record: Record, ingested_at: datetime) -> Row:
-    merge = MergeRecord.model_validate_json(value_of(record))
+def merge_row(merge: Any, lineage: Lineage) -> Row:
+    """A row for ``merges`` from a decoded ``tp.merges`` item."""
     return (
-        merge.from_key,
-        merge.into_key,
-        merge.cause_event_id,
-        merge.occurred_at,
-        merge.merged_at,
-        *lineage(record, ingested_at),
+        text(merge["from_key"]),
+        text(merge["into_key"]),
+        uuid(merge["cause_event_id"]),
+        timestamp(merge["occurred_at"]),
+        timestamp(merge["merged_at"]),
+        *lineage,
     )

@@ -1,15 +1,17 @@
-"""``tp.scores`` and ``tp.degradations`` records to ClickHouse rows. Pure.
+"""``tp.scores`` and ``tp.degradations`` items to ClickHouse rows. Pure.
 
-Column order matches ``migrations/0004_scores.sql``; every row keeps its
-lineage (topic, partition, offset, ingest time) like ``sinks/rows.py``.
+Built from the decoded items (``InteractionScore`` and ``Degradation`` JSON)
+with plain field access, like ``sinks/rows.py``. Column order matches
+``migrations/0004_scores.sql``; every row keeps its lineage (topic, partition,
+offset, ingest time).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
-from schemas.scores import Degradation, InteractionScore
-from sinks.rows import LINEAGE, Record, Row, TableSpec, lineage, value_of
+from sinks.rows import LINEAGE, Lineage, Row, TableSpec
+from sinks.values import count, flag, number, text, texts, timestamp, uuid
 
 INTERACTION_SCORES = TableSpec(
     "interaction_scores",
@@ -32,53 +34,69 @@ DEGRADATIONS = TableSpec(
 )  # fmt: skip
 
 
-def score_row(record: Record, ingested_at: datetime) -> Row:
-    """A row for ``interaction_scores``. Raises ``ValidationError``/``ValueError`` if unreadable."""
-    score = InteractionScore.model_validate_json(value_of(record))
-    survey = score.survey
+def score_row(score: Any, lineage: Lineage) -> Row:
+    """A row for ``interaction_scores`` from a decoded ``tp.scores`` item.
+
+    Raises ``KeyError``/``TypeError``/``ValueError`` for an item it cannot use.
+    """
+    drivers = score["drivers"]
+    survey = score.get("survey")
+    sla_met = score.get("sla_met")
+    about = survey.get("about_event_id") if survey else None
     return (
-        score.event_id,
-        score.occurred_at,
-        score.scored_at,
-        score.source,
-        score.touchpoint,
-        score.location,
-        score.customer_key,
-        score.score,
-        score.experience,
-        score.rules_version,
-        [d.signal for d in score.drivers],
-        [d.name for d in score.drivers],
-        [d.points for d in score.drivers],
-        None if score.sla_met is None else int(score.sla_met),
-        survey.about_touchpoint if survey else "",
-        str(survey.about_event_id) if survey and survey.about_event_id else "",
-        survey.csat if survey else None,
-        survey.nps if survey else None,
-        survey.ces if survey else None,
-        *lineage(record, ingested_at),
+        uuid(score["event_id"]),
+        timestamp(score["occurred_at"]),
+        timestamp(score["scored_at"]),
+        text(score["source"]),
+        text(score["touchpoint"]),
+        text(score["location"]),
+        text(score["customer_key"]),
+        number(score["score"]),
+        text(score["experience"]),
+        text(score["rules_version"]),
+        [text(d["signal"]) for d in drivers],
+        [text(d["name"]) for d in drivers],
+        [number(d["points"]) for d in drivers],
+        None if sla_met is None else flag(sla_met),
+        text(survey["about_touchpoint"]) if survey else "",
+        "" if about is None else str(uuid(about)),
+        _answer(survey, "csat"),
+        _answer(survey, "nps"),
+        _answer(survey, "ces"),
+        *lineage,
     )
 
 
-def degradation_row(record: Record, ingested_at: datetime) -> Row:
-    """A row for ``degradations``. Raises ``ValidationError``/``ValueError`` if unreadable."""
-    found = Degradation.model_validate_json(value_of(record))
+def _answer(survey: Any, name: str) -> int | None:
+    """A survey answer for a Nullable(UInt8) column."""
+    if not survey:
+        return None
+    value = survey.get(name)
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value <= 255:
+        raise ValueError(f"survey {name}: expected a small integer, got {value!r}")
+    return value
+
+
+def degradation_row(found: Any, lineage: Lineage) -> Row:
+    """A row for ``degradations`` from a decoded ``tp.degradations`` item."""
     return (
-        found.degradation_id,
-        found.touchpoint,
-        found.location,
-        found.window_start,
-        found.window_end,
-        found.detected_at,
-        list(found.signals),
-        found.events,
-        found.events_affected,
-        found.customers_affected,
-        int(found.customers_capped),
-        found.bad_ratio,
-        found.baseline_bad_ratio,
-        found.mean_score,
-        found.baseline_score,
-        found.baseline_windows,
-        *lineage(record, ingested_at),
+        uuid(found["degradation_id"]),
+        text(found["touchpoint"]),
+        text(found["location"]),
+        timestamp(found["window_start"]),
+        timestamp(found["window_end"]),
+        timestamp(found["detected_at"]),
+        texts(found["signals"]),
+        count(found["events"]),
+        count(found["events_affected"]),
+        count(found["customers_affected"]),
+        flag(found.get("customers_capped", False)),
+        number(found["bad_ratio"]),
+        number(found["baseline_bad_ratio"]),
+        number(found["mean_score"]),
+        number(found["baseline_score"]),
+        count(found["baseline_windows"]),
+        *lineage,
     )

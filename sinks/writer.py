@@ -1,6 +1,7 @@
 """The ClickHouse writer: its own consumer group, batches, insert, then commit.
 
-    result topics (sinks.routes) ──► rows per table ──► batch ──► INSERT ──► commit offsets
+    result topics (sinks.routes) ──► items of each batch record ──► rows per table ──► batch
+        ──► INSERT ──► commit offsets
 
 Offsets are committed only after every table of the batch was written, so a
 crash re-reads at most one batch; the tables deduplicate it (ReplacingMergeTree
@@ -29,8 +30,18 @@ from schemas.topics import Topics
 from sinks.batch import Batch
 from sinks.clickhouse import RetryableError
 from sinks.metrics import WriterMetrics
-from sinks.routes import routes
-from sinks.rows import DEAD_LETTERS, EVENTS, Record, Row, TableSpec, dead_letter_row, unreadable
+from sinks.routes import ITEM_ERRORS, routes
+from sinks.rows import (
+    DEAD_LETTERS,
+    EVENTS,
+    Lineage,
+    Record,
+    Row,
+    TableSpec,
+    dead_letter_model_row,
+    items_of,
+    unreadable,
+)
 from sinks.settings import WriterSettings
 
 log = logging.getLogger(__name__)
@@ -151,21 +162,45 @@ class ClickHouseWriter:
         log.info("partitions revoked", extra={"partitions": len(list(revoked))})
 
     def _route(self, record: Record, ingested_at: datetime) -> None:
+        """One row per item of the record; an item that makes no row is a dead letter of its own.
+
+        A record that is not JSON at all (or a tombstone) is one sink dead
+        letter, as it has no items. An item of a batch record that cannot be
+        made a row becomes a sink dead letter whose origin carries its index;
+        the other items of the record still go in.
+        """
         route = self._routes[record.topic]
+        lineage = (record.topic, record.partition, record.offset, ingested_at)
         try:
-            self._batch.add(route.table, route.row_of(record, ingested_at))
-        except ValueError as error:  # pydantic's ValidationError included
-            self._dead_letter(record, error, ingested_at)
+            items, batched = items_of(record)
+        except ValueError as error:  # orjson's JSONDecodeError included
+            self._dead_letter(record, error, ingested_at, lineage)
+        else:
+            table, row_of, add = route.table, route.row_of, self._batch.add
+            for index, item in enumerate(items):
+                try:
+                    add(table, row_of(item, lineage))
+                except ITEM_ERRORS as error:
+                    at = (index, item) if batched else None
+                    self._dead_letter(record, error, ingested_at, lineage, at)
         self._batch.advance(record.topic, record.partition, record.offset)
 
-    def _dead_letter(self, record: Record, error: Exception, ingested_at: datetime) -> None:
+    def _dead_letter(
+        self,
+        record: Record,
+        error: Exception,
+        ingested_at: datetime,
+        lineage: Lineage,
+        item: tuple[int, Any] | None = None,
+    ) -> None:
         self._metrics.unreadable.labels(record.topic).inc()
         log.warning(
             "unreadable record kept as a sink dead letter",
-            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
-        )
-        dead = unreadable(record, error, ingested_at)
-        self._batch.add(DEAD_LETTERS, dead_letter_row(dead, record, ingested_at))
+            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                   "index": None if item is None else item[0]},
+        )  # fmt: skip
+        dead = unreadable(record, error, ingested_at, item)
+        self._batch.add(DEAD_LETTERS, dead_letter_model_row(dead, lineage))
 
     def _insert_with_retry(self, table: TableSpec, rows: list[Row]) -> None:
         delay = self._settings.retry_initial_seconds

@@ -4,6 +4,13 @@ The raw bytes come from ClickHouse ``dead_letters`` (they are kept whole up to
 the size limit). Replaying is safe to repeat: a valid event keeps its
 ``event_id``, and ``events`` deduplicates on it; input that is still bad is
 dead-lettered again with its new origin.
+
+A dead letter of one item of a batch record holds that item's bytes alone, so
+it is replayed as a record of its own (a batch of one), keyed as the
+project's producers key an event: by its primary identifier, which puts it on
+the partition its customer's events use. The batch record's key named the
+whole batch, not this item; it is the fallback when the item names no
+identifier.
 """
 
 from __future__ import annotations
@@ -13,11 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata
 
 from producers.producer import EventProducer
 from producers.settings import ProducerSettings
+from schemas.identifiers import IdentifierType
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
 from touchpoints.topic_reader import partitions_of, until
@@ -56,16 +65,40 @@ def select_dead_letters(
     client = connect(clickhouse, strings_as_bytes=True)
     try:
         rows = client.execute(
-            "SELECT raw, origin_key, raw_truncated FROM dead_letters FINAL "  # noqa: S608
-            f"WHERE {' AND '.join(conditions)} "
-            "ORDER BY dead_lettered_at, origin_topic, origin_partition, origin_offset",
+            "SELECT raw, origin_key, raw_truncated, origin_in_batch "  # noqa: S608
+            f"FROM dead_letters FINAL WHERE {' AND '.join(conditions)} "
+            "ORDER BY dead_lettered_at, origin_topic, origin_partition, origin_offset, "
+            "origin_in_batch, origin_index",
             params,
         )
     finally:
         client.disconnect()
-    return [
-        (bytes(raw), bytes(key).decode("utf-8", "replace"), bool(cut)) for raw, key, cut in rows
-    ]
+    found = []
+    for raw, key, cut, in_batch in rows:
+        origin_key = bytes(key).decode("utf-8", "replace")
+        found.append((bytes(raw), replay_key(bytes(raw), origin_key, bool(in_batch)), bool(cut)))
+    return found
+
+
+def replay_key(raw: bytes, origin_key: str, in_batch: bool) -> str:
+    """The key to replay a dead letter with: its origin's, or for a batch item its own.
+
+    An item's own key is its primary identifier's value (the most preferred
+    identifier present, as ``Identifiers.primary`` and the producer choose it);
+    the origin record's key when the item is not JSON or names none.
+    """
+    if not in_batch:
+        return origin_key
+    try:
+        identifiers = orjson.loads(raw).get("identifiers")
+    except (orjson.JSONDecodeError, AttributeError):
+        return origin_key
+    if isinstance(identifiers, dict):
+        for kind in IdentifierType:
+            value = identifiers.get(kind.value)
+            if isinstance(value, str) and value:
+                return value
+    return origin_key
 
 
 def replay(

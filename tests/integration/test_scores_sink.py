@@ -7,10 +7,9 @@ import pytest
 from sinks.clickhouse import TableInserter, connect
 from sinks.rows import Record
 from sinks.rows_scores import DEGRADATIONS, INTERACTION_SCORES, degradation_row, score_row
-from tests.builders import NOW
 from tests.conftest import Isolated
 from tests.integration.helpers import query
-from tests.unit.sinks.test_rows_scores import degradation, survey_record
+from tests.unit.sinks.test_rows_scores import degradation, row_of, survey_record
 from touchpoints.admin import migrate
 
 pytestmark = pytest.mark.integration
@@ -24,9 +23,9 @@ def test_score_and_degradation_rows_round_trip_and_collapse(isolated: Isolated) 
     try:
         insert = TableInserter(client)
         for _ in range(2):  # a redelivered batch
-            insert(INTERACTION_SCORES, [score_row(score, NOW)])
+            insert(INTERACTION_SCORES, [row_of(score_row, score)])
             record = Record("tp.degradations", 0, 3, found.key(), found.encode())
-            insert(DEGRADATIONS, [degradation_row(record, NOW)])
+            insert(DEGRADATIONS, [row_of(degradation_row, record)])
     finally:
         client.disconnect()
     (stored,) = query(

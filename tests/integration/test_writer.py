@@ -327,15 +327,15 @@ def test_unreadable_records_become_sink_dead_letters_and_the_writer_goes_on(
 
     rows = query(
         isolated,
-        "SELECT origin_topic, origin_partition, origin_offset, origin_key, stage, reason,"
-        " hex(raw), raw_size, raw_truncated, kafka_topic, kafka_offset"
-        " FROM dead_letters FINAL ORDER BY origin_offset",
+        "SELECT origin_topic, origin_partition, origin_offset, origin_key, origin_in_batch,"
+        " origin_index, stage, reason, hex(raw), raw_size, raw_truncated, kafka_topic,"
+        " kafka_offset FROM dead_letters FINAL ORDER BY origin_offset",
     )
     events_topic = isolated.kafka.topics.events
     assert rows == [
-        (events_topic, 0, n, "k-garbage", "sink", Reason.INVALID_FIELD.value,
+        (events_topic, 0, n, "k-garbage", 0, 0, "sink", Reason.NOT_JSON.value,
          garbage.hex().upper(), len(garbage), 0, events_topic, n),
-        (events_topic, 0, n + 1, "k-tombstone", "sink", Reason.EMPTY.value,
+        (events_topic, 0, n + 1, "k-tombstone", 0, 0, "sink", Reason.EMPTY.value,
          "", 0, 0, events_topic, n + 1),
     ]  # fmt: skip
     ids = {row[0] for row in query(isolated, "SELECT toString(event_id) FROM events FINAL")}

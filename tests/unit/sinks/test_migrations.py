@@ -158,3 +158,48 @@ def test_journeys_through_a_degraded_touchpoint_counts_live_journeys_in_the_wind
         "end": "toDateTime64('2026-11-23 12:01:00', 3, 'UTC')",
     }
     assert int(chdb_execute(JOURNEYS_THROUGH % window)[0][0]) == 1
+
+
+def test_items_of_one_record_stay_apart_in_dead_letters_and_older_rows_survive(
+    chdb_execute: ChdbExecute,
+) -> None:
+    """0005 on current ClickHouse: the item joins the sorting key; rows from before stay."""
+    chdb_execute("CREATE DATABASE IF NOT EXISTS tp_0005")
+    chdb_execute("USE tp_0005")
+    try:
+        _check_0005(chdb_execute)
+    finally:
+        chdb_execute("USE tp")
+
+
+def _check_0005(execute: ChdbExecute) -> None:
+    runner = MigrationRunner(execute, MODERN)
+    migrations = load_migrations()
+    before = [m for m in migrations if m.version < 5]
+    runner.apply(before)
+    execute(
+        "INSERT INTO dead_letters (origin_topic, origin_partition, origin_offset, stage, raw)"
+        " VALUES ('tp.raw', 0, 7, 'ingest', 'old')"
+    )
+    assert [m.version for m in runner.apply(migrations)] == [5]
+    columns = "(origin_topic, origin_partition, origin_offset, stage, origin_in_batch,"
+    columns += " origin_index, raw)"
+    for in_batch, index, raw in [(1, 0, "a"), (1, 1, "b"), (1, 1, "b again"), (0, 0, "whole")]:
+        execute(
+            f"INSERT INTO dead_letters {columns} VALUES"
+            f" ('tp.raw', 0, 9, 'ingest', {in_batch}, {index}, '{raw}')"
+        )
+    execute("OPTIMIZE TABLE dead_letters FINAL")
+    rows = execute(
+        "SELECT origin_offset, origin_in_batch, origin_index FROM dead_letters FINAL"
+        " ORDER BY origin_offset, origin_in_batch, origin_index"
+    )
+    # The redelivered item 1 collapsed; item 0, item 1 and the whole record did not.
+    assert [tuple(int(v) for v in row) for row in rows] == [
+        (7, 0, 0), (9, 0, 0), (9, 1, 0), (9, 1, 1),
+    ]  # fmt: skip
+    (key,) = execute(
+        "SELECT sorting_key FROM system.tables"
+        " WHERE database = currentDatabase() AND name = 'dead_letters'"
+    )
+    assert key[0].endswith("stage, origin_in_batch, origin_index")

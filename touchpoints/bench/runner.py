@@ -284,7 +284,7 @@ def _replay(
 
     topics = TopicWatch(source.kafka)
     try:
-        expected = topics.total((source.kafka.topics.events, source.kafka.topics.deadletter))
+        expected = topics.items((source.kafka.topics.events, source.kafka.topics.deadletter), 30.0)
     finally:
         topics.close()
     stage = stages.Stage("writer_replay", ("writer",), tables=("events", "dead_letters"))

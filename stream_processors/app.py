@@ -46,11 +46,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -85,6 +82,7 @@ from stream_processors.journey_metrics import JourneyMetrics
 from stream_processors.journey_settings import JourneySettings
 from stream_processors.labels import LabelGuard
 from stream_processors.metrics import HealthMetrics, IngestMetrics
+from stream_processors.runtime.faust_settings import app_settings
 from stream_processors.runtime.out import FailOnSendError, Out, Send, fail_fast
 from stream_processors.runtime.transport import Transport as RewindingTransport
 from stream_processors.score_records import score_record
@@ -111,22 +109,7 @@ def build_app(
     ``journey_partitions`` is the partition count of the journey-commands topic
     (its table must match it); the wiring reads it from Kafka.
     """
-    app = faust.App(
-        worker.app_id,
-        broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
-        broker_credentials=_credentials(kafka),
-        store="memory://",
-        datadir=_datadir(),
-        web_enabled=False,
-        processing_guarantee="at_least_once",
-        consumer_auto_offset_reset="earliest",
-        topic_replication_factor=1,
-        producer_acks=-1,
-        producer_compression_type="lz4",
-        producer_linger=worker.producer_linger_seconds,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    app = faust.App(worker.app_id, **app_settings(kafka, worker))
     # Partitions never committed restart from their beginning after a rebalance
     # (stream_processors.kafka_transport): Faust may have dropped what it fetched.
     app.transport = RewindingTransport(app.conf.broker_consumer, app)
@@ -534,29 +517,3 @@ def origin_of(message: Any) -> Origin:
         timestamp=datetime.fromtimestamp(timestamp, UTC) if timestamp else None,
         key=key.decode("utf-8", "replace")[:256] if isinstance(key, bytes) else None,
     )
-
-
-def _datadir() -> str:
-    """Faust's data folder: memory tables keep nothing there; not the working directory.
-
-    Faust creates only the last folder of the path, so the parent is made here.
-    """
-    parent = Path(tempfile.gettempdir()) / "touchpoints-faust"
-    parent.mkdir(parents=True, exist_ok=True)
-    return str(parent / "{conf.name}-data")
-
-
-def _credentials(kafka: KafkaSettings) -> Any:
-    """Faust credentials that honour the security protocol (TLS whenever it says SSL)."""
-    uses_tls = kafka.security_protocol in ("SSL", "SASL_SSL")
-    context = ssl.create_default_context(cafile=kafka.ssl_cafile) if uses_tls else None
-    if kafka.sasl_mechanism and kafka.sasl_username and kafka.sasl_password:
-        return faust.SASLCredentials(
-            username=kafka.sasl_username,
-            password=kafka.sasl_password.get_secret_value(),
-            mechanism=kafka.sasl_mechanism,
-            ssl_context=context,
-        )
-    if context is not None:
-        return faust.SSLCredentials(context)
-    return None

@@ -33,7 +33,7 @@ def test_a_quick_bench_measures_every_section_and_cleans_up(
     out = tmp_path / "bench.json"
     finished = subprocess.run(
         [sys.executable, "-m", "touchpoints", "bench", "--quick", "--json", str(out)],
-        capture_output=True, text=True, timeout=240, check=False,
+        capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     doc = json.loads(out.read_text())
@@ -47,12 +47,20 @@ def test_a_quick_bench_measures_every_section_and_cleans_up(
     stages = {row["name"]: row for row in doc["stages"]}
     for name in ("ingest", "writer"):
         assert positive(stages[name]["per_s"] or stages[name]["wall_per_s"]), stages[name]
+    assert all(positive(v) for v in stages["ingest"]["cpu_us_per_record_by_process"].values())
+    assert doc["ceilings"]["raw_records"]["items_per_record"] > 1  # the producer path batches
+    foreign = doc["foreign"]
+    assert positive(foreign["per_s"] or foreign["wall_per_s"]), foreign
+    assert positive(foreign["over_noop"]) and foreign["goal_over_noop"] == 0.5
     assert positive(doc["writer_replay"]["rows_per_s"]), doc["writer_replay"]
     steady = doc["steady"]
     assert steady["status"] == "ok" and positive(steady["achieved_per_s"]), steady
     for figure in ("event_to_output_ms", "event_to_consumer_ms", "event_to_queryable_ms"):
         assert positive(steady[figure]["count"]) and positive(steady[figure]["p50"]), figure
         assert steady[figure]["p50"] <= steady[figure]["p99"] <= steady[figure]["max"]
+    by_process = steady["cpu_us_per_event_by_process"]
+    assert {"worker", "writer", "bench producer"} <= set(by_process), by_process
+    assert all(positive(v) for v in by_process.values()), by_process
     assert positive(doc["memory"]["peak_rss_mib"]["worker"])
     assert positive(doc["memory"]["peak_rss_mib"]["writer"])
     assert doc["memory"]["worker_rss_mib"]

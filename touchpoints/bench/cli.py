@@ -69,6 +69,31 @@ RESULTS_DIR = REPO_ROOT / "bench-results"
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
               help="Extra environment for the worker and writer processes, to A/B a setting "
               "(e.g. PRODUCER_LINGER=0.02 for Faust's producer).")  # fmt: skip
+@click.option(
+    "--compare-workers",
+    is_flag=True,
+    help="Run the worker's catch-up again with the other worker count (1 and 2), to put "
+    "rates and CPU per event side by side.",
+)
+@click.option(
+    "--memory-customers",
+    type=click.IntRange(min=1),
+    help="Memory phase: send this many distinct customers through worker + writer and report "
+    "worker RSS over time, its slope and the keys in state.",
+)
+@click.option(
+    "--memory-rate",
+    type=click.FloatRange(min=1),
+    default=2_000.0,
+    show_default=True,
+    help="Events/s of the memory phase.",
+)
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="After the memory phase: kill -9 the worker, start a new one and time it to its "
+    "first output (needs --memory-customers).",
+)
 @click.option("--quick", is_flag=True, help="A one-minute smoke run (10,000 events).")
 @click.option("--keep", is_flag=True, help="Keep the run's topics and databases (debugging).")
 @click.option(
@@ -88,6 +113,8 @@ def bench_command(json_path: Path | None, compare: tuple[Path, Path] | None,
     """
     from touchpoints.bench import report
 
+    if options.get("restart") and not options.get("memory_customers"):
+        raise click.BadParameter("needs --memory-customers", param_hint="--restart")
     if compare:
         first, second = (json.loads(path.read_text()) for path in compare)
         click.echo(report.compare(first, second))

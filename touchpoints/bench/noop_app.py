@@ -1,9 +1,11 @@
 """A Faust app with one agent that does nothing: what Faust itself costs per record.
 
 Run as ``python -m touchpoints.bench.noop_app`` with ``TOUCHPOINTS_BENCH_NOOP_*``
-variables (the bench does this); it consumes the topic with the pipeline's
-consumer settings and writes the wall-clock times it reached 5 %, 95 % and
-100 % of ``expected`` records to ``result`` as JSON.
+variables (the bench does this). Its app is built with the worker's own Faust
+settings (``stream_processors.runtime.faust_settings``, from the same
+``TOUCHPOINTS_WORKER_*`` environment), so the ceiling consumes and sends as the
+worker does. It writes the wall-clock times it reached 5 %, 95 % and 100 % of
+``expected`` records to ``result`` as JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import faust
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.settings import KafkaSettings
+from stream_processors.runtime.faust_settings import app_settings
+from stream_processors.settings import WorkerSettings
 
 
 class NoopSettings(BaseSettings):
@@ -37,6 +41,7 @@ class NoopSettings(BaseSettings):
 
 def build(
     kafka: KafkaSettings,
+    worker: WorkerSettings,
     app_id: str,
     topic: str,
     expected: int,
@@ -45,19 +50,7 @@ def build(
     forward_soon: bool = False,
     forward_direct: bool = False,
 ) -> faust.App:
-    app = faust.App(
-        app_id,
-        broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
-        store="memory://",
-        web_enabled=False,
-        processing_guarantee="at_least_once",
-        consumer_auto_offset_reset="earliest",
-        topic_replication_factor=1,
-        producer_acks=-1,
-        producer_compression_type="lz4",
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    app = faust.App(app_id, **app_settings(kafka, worker))
     source = app.topic(topic, key_type=bytes, value_type=bytes)
     sink = app.topic(forward_to, key_type=bytes, value_type=bytes) if forward_to else None
     marks = {"p05": max(1, expected * 5 // 100), "p95": max(1, expected * 95 // 100),
@@ -90,8 +83,8 @@ def build(
 
 def main() -> None:
     settings = NoopSettings()  # every field comes from the environment
-    app = build(KafkaSettings(), settings.app_id, settings.topic, settings.expected,
-                settings.result, settings.forward_to, settings.forward_soon,
+    app = build(KafkaSettings(), WorkerSettings(), settings.app_id, settings.topic,
+                settings.expected, settings.result, settings.forward_to, settings.forward_soon,
                 settings.forward_direct)  # fmt: skip
     faust.Worker(app, loglevel="warning").execute_from_commandline()
 

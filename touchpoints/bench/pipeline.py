@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from touchpoints.bench.names import Phase
-from touchpoints.bench.procs import MemorySampler, Proc, Profiler, cpu_seconds, start
+from touchpoints.bench.procs import MemorySampler, Proc, Profiler, process_cpu, start
 from touchpoints.bench.stages import Component, Stage
-from touchpoints.bench.stats import Rate, Sample, rate_of, settled
+from touchpoints.bench.stats import Rate, Sample, per_event, rate_of, settled
 from touchpoints.bench.watch import TableWatch, TopicWatch
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class StageResult:
     rate: Rate | None = None
     samples: list[Sample] = field(default_factory=list)
     cpu_us_per_record: float | None = None
+    cpu_us_per_record_by_process: dict[str, float | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         rate = self.rate.as_dict() if self.rate else {}
@@ -57,6 +58,7 @@ class StageResult:
             "total": rate.get("total"),
             "reached": rate.get("reached"),
             "cpu_us_per_record": self.cpu_us_per_record,
+            "cpu_us_per_record_by_process": self.cpu_us_per_record_by_process,
         }
 
 
@@ -110,7 +112,7 @@ def watch_stages(
     first_counts: dict[str, int] = {}
 
     def on_first_output() -> None:
-        first_cpu.update(_cpu(procs))
+        first_cpu.update(process_cpu(procs))
         first_counts.update({r.stage.name: r.samples[-1][1] for r in results if r.samples})
         _attach(procs, profile_dir, profilers)
 
@@ -118,7 +120,7 @@ def watch_stages(
         with MemorySampler(procs) as memory:
             _loop(phase, results, totals, procs, topics, tables, watching, echo, started,
                   on_first_output)  # fmt: skip
-            at_end = _cpu(procs)
+            at_end = process_cpu(procs)
             paths = {name: p.stop() for name, p in profilers.items()}
     finally:
         for profiler in profilers.values():
@@ -136,19 +138,15 @@ def watch_stages(
             if result.status.startswith("partial"):  # cut off: no whole-phase figures
                 result.rate = replace(result.rate, wall_per_s=None, seconds=None, complete=False)
             done = reached - first_counts.get(result.stage.name, 0)
-            used = sum(at_end.get(name, 0.0) - first_cpu.get(name, 0.0) for name in first_cpu)
-            result.cpu_us_per_record = used / done * 1e6 if done > 0 and first_cpu else None
+            result.cpu_us_per_record_by_process = per_event(first_cpu, at_end, done)
+            used = [v for v in result.cpu_us_per_record_by_process.values() if v is not None]
+            result.cpu_us_per_record = sum(used) if used else None
     return Observed(
         results,
         {p.name: p.peak_rss_mib for p in procs},
         memory.series,
         {name: path for name, path in paths.items() if path is not None},
     )
-
-
-def _cpu(procs: list[Proc]) -> dict[str, float]:
-    """CPU seconds used so far by each live process."""
-    return {p.name: used for p in procs if (used := cpu_seconds(p.pid)) is not None}
 
 
 def _attach(procs: list[Proc], profile_dir: Path | None, into: dict[str, Profiler]) -> None:

@@ -100,6 +100,21 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(native_id: int) -> float | None:
+    """User + system CPU time of one thread of this process (its ``native_id``), None if gone."""
+    try:
+        with open(f"/proc/self/task/{native_id}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(procs: list[Proc]) -> dict[str, float]:
+    """CPU seconds used so far by each live process, by name."""
+    return {p.name: used for p in procs if (used := cpu_seconds(p.pid)) is not None}
+
+
 def rss_mib(pid: int) -> float | None:
     kib = status_kib(pid, "VmRSS")
     return kib / 1024 if kib is not None else None

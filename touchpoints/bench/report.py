@@ -6,7 +6,10 @@ one of them; ``None`` stands for a figure that could not be measured::
     run          id, start/end time, command, options, load conditions
     environment  machine (cores, memory, cpu) and versions
     ceilings     bare produce/consume, bare copy, bare insert, Faust no-op (per second)
-    stages       catch-up throughput per pipeline stage
+    stages       catch-up throughput per pipeline stage (raw topic of batch records)
+    foreign      ingest catch-up on single-event records beside the no-op Faust rate
+    workers      (--compare-workers) the worker's stages with 1 and with 2 workers
+    memory_phase (--memory-customers) worker RSS with many customers; --restart
     writer_replay  ClickHouse writer rows/s from a pre-filled topic
     steady       latency percentiles at a steady rate
     memory       peak RSS per process, worker RSS over time
@@ -21,20 +24,28 @@ from typing import Any
 
 SCHEMA = "touchpoints-bench/1"
 SECTIONS = (
-    "run", "environment", "ceilings", "stages", "writer_replay", "steady", "memory", "ratios",
+    "run", "environment", "ceilings", "stages", "foreign", "writer_replay", "steady", "memory",
+    "ratios",
 )  # fmt: skip
 
 CEILING_LABELS = {
-    "produce_per_s": "bare kafka-python produce",
-    "consume_per_s": "bare kafka-python consume",
-    "copy_per_s": "bare copy: consume -> batched insert",
+    "produce_per_s": "produce, project path (batch records)",
+    "produce_single_per_s": "produce, one record per event",
+    "consume_per_s": "bare consume of batch records (events/s)",
+    "consume_single_per_s": "bare consume of single records",
+    "copy_per_s": "bare copy of batch records -> insert",
     "insert_rows_per_s": "bare ClickHouse insert only (rows/s)",
-    "faust_noop_per_s": "no-op Faust agent consume",
+    "faust_noop_per_s": "no-op Faust agent, single records",
     "faust_forward_per_s": "Faust agent forwarding each record",
     "direct_forward_per_s": "Faust agent forwarding through aiokafka",
-    "faust_noop_cpu_us": "  no-op: CPU us per record",
-    "faust_forward_cpu_us": "  forwarding: CPU us per record",
-    "direct_forward_cpu_us": "  forwarding through aiokafka: CPU us per record",
+}
+CEILING_CPU = {
+    "produce_per_s": "produce_cpu_us",
+    "produce_single_per_s": "produce_single_cpu_us",
+    "copy_per_s": "copy_cpu_us",
+    "faust_noop_per_s": "faust_noop_cpu_us",
+    "faust_forward_per_s": "faust_forward_cpu_us",
+    "direct_forward_per_s": "direct_forward_cpu_us",
 }
 LATENCY_LABELS = {
     "event_to_output_ms": "event -> output record timestamp",
@@ -45,7 +56,8 @@ RATIO_LABELS = {
     "pipeline_over_copy": "pipeline (Kafka -> ClickHouse) / bare copy",
     "writer_over_insert": "writer replay rows/s / bare insert rows/s",
     "writer_over_copy": "writer replay rows/s / bare copy",
-    "noop_over_consume": "Faust no-op / bare consume",
+    "noop_over_consume": "Faust no-op / bare consume (single records)",
+    "foreign_ingest_over_noop": "ingest of single records / Faust no-op",
     "ingest_over_noop": "ingest stage / Faust no-op",
     "ingest_over_forward": "ingest stage / Faust forwarding agent",
 }
@@ -77,11 +89,25 @@ def _lines(doc: Mapping[str, Any]) -> Iterator[str]:
     )
     yield "  versions  " + ", ".join(f"{k} {v}" for k, v in versions.items())
     yield ""
-    yield f"{'Ceilings':<48}{'per s':>12}   (CPU figures: us per record)"
+    ceil = doc["ceilings"]
+    yield f"{'Ceilings':<48}{'per s':>12}{'CPU us/event':>14}"
     for key, label in CEILING_LABELS.items():
-        yield f"  {label:<46}{number(doc['ceilings'].get(key)):>12}"
+        cpu = ceil.get(CEILING_CPU.get(key, ""))
+        yield f"  {label:<46}{number(ceil.get(key)):>12}{number(cpu):>14}"
+    raw = ceil.get("raw_records") or {}
+    if raw:
+        yield (
+            f"  (project path: {number(raw.get('items'))} items in {number(raw.get('records'))}"
+            f" records, {number(raw.get('items_per_record'), 1)} per record, largest "
+            f"{number(raw.get('largest_record_items'))}; every later phase sends these records)"
+        )
     yield ""
     yield from _stage_lines(doc["stages"])
+    yield ""
+    yield from _foreign_lines(doc.get("foreign") or {})
+    if doc.get("workers"):
+        yield ""
+        yield from _workers_lines(doc["workers"])
     replay = doc["writer_replay"]
     yield ""
     yield (
@@ -93,6 +119,9 @@ def _lines(doc: Mapping[str, Any]) -> Iterator[str]:
     yield from _steady_lines(doc["steady"])
     yield ""
     yield from _memory_lines(doc["memory"])
+    if doc.get("memory_phase"):
+        yield ""
+        yield from _memory_phase_lines(doc["memory_phase"])
     yield ""
     yield "Ratios"
     for key, label in RATIO_LABELS.items():
@@ -107,21 +136,72 @@ def _lines(doc: Mapping[str, Any]) -> Iterator[str]:
             yield f"  {share['name'][:58]:<58}{share['percent']:>7.1f}%"
 
 
+def by_process(cpu: Mapping[str, Any] | None) -> str:
+    """``worker 1,234 + writer 567`` (CPU µs per event of each process)."""
+    return " + ".join(f"{name} {number(value)}" for name, value in (cpu or {}).items())
+
+
+def _stage_row(stage: Mapping[str, Any]) -> str:
+    note = "" if stage["status"] == "ok" else f"  ({stage['status']})"
+    split = stage.get("cpu_us_per_record_by_process") or {}
+    parts = f"  [{by_process(split)}]" if len(split) > 1 else ""
+    return (
+        f"  {stage['name']:<32}{stage['processes']:<16}{number(stage['per_s']):>10}"
+        f"{number(stage['wall_per_s']):>10}{number(stage['seconds'], 1):>9}"
+        f"{number(stage.get('cpu_us_per_record')):>12}{parts}{note}"
+    )
+
+
 def _stage_lines(stages: list[Mapping[str, Any]]) -> Iterator[str]:
-    yield "Pipeline catch-up (pre-filled raw topic)"
+    yield "Pipeline catch-up (raw topic pre-filled with the project path's batch records)"
     yield (
         f"  {'stage':<32}{'processes':<16}{'per s':>10}{'wall/s':>10}{'seconds':>9}"
         f"{'CPU us/rec':>12}"
     )
     for stage in stages:
-        note = "" if stage["status"] == "ok" else f"  ({stage['status']})"
-        yield (
-            f"  {stage['name']:<32}{stage['processes']:<16}{number(stage['per_s']):>10}"
-            f"{number(stage['wall_per_s']):>10}{number(stage['seconds'], 1):>9}"
-            f"{number(stage.get('cpu_us_per_record')):>12}{note}"
-        )
-    yield "  (per s: 5%..95% of the outputs; wall/s: from process start, start-up included;"
-    yield "   CPU us/rec: CPU time of the phase's processes after the first output, per output)"
+        yield _stage_row(stage)
+    yield "  (per s: 5%..95% of the outputs (events, not records); wall/s: from process start,"
+    yield "   start-up included; CPU us/rec: CPU time of the phase's processes after the first"
+    yield "   output, per output, [each process apart])"
+
+
+def _foreign_lines(foreign: Mapping[str, Any]) -> Iterator[str]:
+    yield "Foreign producers: ingest on single-event records (one JSON object per record)"
+    if "name" not in foreign:
+        yield f"  {foreign.get('status', 'not measured')}"
+        return
+    rate = foreign.get("per_s") or foreign.get("wall_per_s")
+    note = "" if foreign["status"] == "ok" else f"  ({foreign['status']})"
+    yield (
+        f"  ingest {number(rate)}/s, CPU {number(foreign.get('cpu_us_per_record'))} us/event{note}"
+    )
+    yield (
+        f"  no-op Faust agent, same run: {number(foreign.get('faust_noop_per_s'))} records/s, "
+        f"CPU {number(foreign.get('faust_noop_cpu_us'))} us/record"
+    )
+    over, goal = foreign.get("over_noop"), foreign.get("goal_over_noop")
+    verdict = "" if over is None or goal is None else ("  met" if over >= goal else "  not met")
+    yield f"  ingest / no-op: {number(over, 2)} (goal >= {number(goal, 2)}){verdict}"
+
+
+def _workers_lines(workers: Mapping[str, list[Mapping[str, Any]]]) -> Iterator[str]:
+    counts = sorted(workers)
+    yield f"Workers {' vs '.join(counts)} (the worker's catch-up, same records)"
+    head = "".join(f"{n + ' w: per s':>14}{'CPU us/rec':>12}" for n in counts)
+    yield f"  {'stage':<24}{head}"
+    names = list(dict.fromkeys(row["name"] for rows in workers.values() for row in rows))
+    for name in names:
+        cells = ""
+        splits = []
+        for n in counts:
+            row = next((r for r in workers[n] if r["name"] == name), None) or {}
+            cells += f"{number(row.get('per_s') or row.get('wall_per_s')):>14}"
+            cells += f"{number(row.get('cpu_us_per_record')):>12}"
+            split = row.get("cpu_us_per_record_by_process") or {}
+            if len(split) > 1:
+                splits.append(f"{n} w: {by_process(split)}")
+        yield f"  {name:<24}{cells}" + (f"  [{'; '.join(splits)}]" if splits else "")
+    yield "  (CPU us/rec: all worker processes together, per output; [each worker apart])"
 
 
 def _steady_lines(steady: Mapping[str, Any]) -> Iterator[str]:
@@ -132,6 +212,19 @@ def _steady_lines(steady: Mapping[str, Any]) -> Iterator[str]:
         f" (max {number(steady.get('lag_max'))}), CPU {number(steady.get('cpu_us_per_event'))}"
         " us/event"
     )
+    if steady.get("status", "ok") != "ok":
+        yield f"  ({steady['status']})"
+    split = steady.get("cpu_us_per_event_by_process")
+    if split:
+        yield f"  CPU us per event sent, each process: {by_process(split)}"
+    raw = steady.get("raw_records") or {}
+    if raw:
+        yield (
+            f"  sent as {number(raw.get('records'))} raw records, "
+            f"{number(raw.get('items_per_record'), 2)} events per record (largest "
+            f"{number(raw.get('largest_record_items'))}); latency from each event's hand-off "
+            "to the producer's buffer"
+        )
     yield f"  {'latency (ms)':<40}{'p50':>10}{'p95':>10}{'p99':>10}{'max':>10}{'n':>9}"
     for key, label in LATENCY_LABELS.items():
         summary = steady.get(key)
@@ -161,6 +254,50 @@ def _memory_lines(memory: Mapping[str, Any]) -> Iterator[str]:
         yield (
             f"  worker RSS growth over the second half: {growth:+.1f} MiB/min"
             + (f" ({per_event:+.2f} KiB per steady event)" if per_event is not None else "")
+        )
+
+
+def _memory_phase_lines(phase: Mapping[str, Any]) -> Iterator[str]:
+    note = "" if phase.get("status") == "ok" else f"  ({phase.get('status')})"
+    yield (
+        f"Memory phase: {number(phase.get('customers'))} customers "
+        f"(target {number(phase.get('customers_target'))}), {number(phase.get('sent'))} events "
+        f"in {number(phase.get('seconds'))} s at {number(phase.get('achieved_per_s'))}/s "
+        f"(target {number(phase.get('target_per_s'))}/s); output lag at end "
+        f"{number(phase.get('output_lag_at_end'))} (max {number(phase.get('output_lag_max'))})"
+        f"{note}"
+    )
+    series = phase.get("worker_rss_mib") or []
+    if series:
+        marks = [series[round(i * (len(series) - 1) / 4)] for i in range(5)]
+        yield "  worker RSS (MiB) at " + ", ".join(f"{t:.0f} s {v:.0f}" for t, v in marks)
+    growth = phase.get("worker_rss_growth_mib_per_min")
+    per_customer = phase.get("worker_rss_growth_kib_per_customer")
+    yield (
+        f"  worker RSS growth over the second half: {number(growth, 1)} MiB/min, "
+        f"{number(per_customer, 2)} KiB per customer"
+    )
+    split = by_process(phase.get("cpu_us_per_event_by_process"))
+    yield f"  CPU us per event, each process: {split}"
+    written = phase.get("changelog_records") or {}
+    live = phase.get("changelog_live_keys")
+    yield "  state at the end: changelog records " + ", ".join(
+        f"{name} {number(n)}" for name, n in written.items()
+    )
+    yield "  keys held (last value not a tombstone): " + (
+        ", ".join(f"{name} {number(n)}" for name, n in live.items())
+        if live is not None
+        else "n/a (changelogs not read within the time budget)"
+    )
+    restart = phase.get("restart")
+    if restart:
+        yield (
+            f"  restart after kill -9 ({restart.get('status')}): "
+            f"{number(restart.get('changelog_records_to_replay'))} changelog records to replay;"
+            f" new worker started {number(restart.get('new_worker_started_s'), 2)} s, "
+            f"recovery logged {number(restart.get('recovery_logged_s'), 1)} s, "
+            f"first output {number(restart.get('first_output_s'), 1)} s after the kill "
+            f"(RSS then {number(restart.get('new_worker_rss_mib_at_first_output'))} MiB)"
         )
 
 

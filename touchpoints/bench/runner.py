@@ -13,18 +13,21 @@ from typing import Any
 
 from producers.settings import ProducerSettings
 from schemas.settings import ClickHouseSettings, KafkaSettings
-from touchpoints.bench import ceilings, environment, stages, workload
+from touchpoints.bench import ceilings, environment, sending, stages, workload
 from touchpoints.bench.names import BenchRun, Phase
 from touchpoints.bench.pipeline import Observed, Watching, start_components, watch_stages
 from touchpoints.bench.procs import own_peak_rss_mib
 from touchpoints.bench.profiles import summarise
 from touchpoints.bench.report import SCHEMA
+from touchpoints.bench.sending import Records
 from touchpoints.bench.stats import growth_per_minute, ratio
 from touchpoints.bench.steady import run_steady
 
 Echo = Callable[[str], None]
 STEADY_SHARE = 0.7
 """The steady phase runs at this share of the measured catch-up rate."""
+FOREIGN_GOAL = 0.5
+"""Issue 13: ingest of foreign single-event records >= this share of the no-op Faust rate."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,13 @@ class BenchOptions:
     """``KEY=VALUE`` pairs added to the pipeline processes' environment (A/B a setting)."""
     keep: bool = False
     quick: bool = False
+    compare_workers: bool = False
+    """Run the worker's catch-up again with the other worker count (1 <-> 2)."""
+    memory_customers: int | None = None
+    """Memory phase: send this many distinct customers (None: no memory phase)."""
+    memory_rate: float = 2_000.0
+    restart: bool = False
+    """After the memory phase: kill -9 the worker, time a new one to its first output."""
 
     def extra_env(self) -> dict[str, str]:
         """:attr:`env` as a mapping; raises ``ValueError`` for a pair without ``=``."""
@@ -90,11 +100,22 @@ def run_bench(
         echo(f"    {len(events):,} records, {events.valid:,} valid, "
              f"{events.mean_bytes:.0f} bytes on average")  # fmt: skip
         echo("ceilings ...")
-        found = ceilings.measure(run.phase("ceil"), events, producer_settings, echo,
-                                 forward_limit=2_000 if options.quick else 20_000)  # fmt: skip
+        found, sent = ceilings.measure(
+            run.phase("ceil"), run.phase("ceil1"), events, producer_settings, echo,
+            forward_limit=2_000 if options.quick else 20_000, extra_env=options.extra_env(),
+        )  # fmt: skip
         watching = Watching(stall_s=30.0 if options.quick else 60.0, max_s=options.phase_limit_s)
-        observed, last_phase = _catch_up(run, selected, events, options, producer_settings,
-                                         watching, echo)  # fmt: skip
+        observed, last_phase = _catch_up(run, selected, events, sent.batched, options,
+                                         producer_settings, watching, echo)  # fmt: skip
+        foreign = (
+            _foreign(run, events, sent.single, options, producer_settings, watching, echo)
+            if any(stage.name == "ingest" for stage in selected)
+            else None
+        )
+        workers = None
+        if options.compare_workers:
+            workers = _other_workers(run, selected, events, sent.batched, options,
+                                     producer_settings, watching, echo)  # fmt: skip
         replay = _replay(run, last_phase, watching, echo, options) if last_phase else None
         stage_rows = [r.as_dict() for obs in observed for r in obs.results]
         rate = options.rate or _steady_rate(stage_rows)
@@ -108,12 +129,17 @@ def run_bench(
             result = run_steady(run.phase("steady"), events, rate, options.steady_seconds,
                                 options.workers, outputs, echo,
                                 drain_s=10.0 if options.quick else 30.0,
-                                extra_env=options.extra_env())  # fmt: skip
+                                extra_env=options.extra_env(),
+                                producer_settings=producer_settings)  # fmt: skip
             steady, steady_peaks = result.as_dict(), result.peaks_mib
             worker_series = result.memory.get("worker") or result.memory.get("worker1") or []
+        memory_phase = _memory_phase(run, events, options, producer_settings, echo)
         doc.update(
             ceilings=found.as_dict(),
             stages=stage_rows,
+            foreign=_foreign_doc(foreign, found),
+            workers=_workers_doc(options.workers, stage_rows, workers),
+            memory_phase=memory_phase,
             writer_replay=replay or {"rows_per_s": None, "rows": None},
             steady=steady,
             memory=_memory(
@@ -147,18 +173,20 @@ def _stamped(echo: Echo, t0: float) -> Echo:
 
 def _catch_up(
     run: BenchRun, selected: tuple[stages.Stage, ...], events: workload.Workload,
-    options: BenchOptions, producer_settings: ProducerSettings, watching: Watching, echo: Echo,
+    records: Records, options: BenchOptions, producer_settings: ProducerSettings,
+    watching: Watching, echo: Echo, workers: int | None = None, name: str = "catch",
 ) -> tuple[list[Observed], Phase | None]:  # fmt: skip
+    """One catch-up per group of stages, each on a raw topic pre-filled with ``records``."""
     observed: list[Observed] = []
     last: Phase | None = None
+    count = workers or options.workers
     for index, (components, group) in enumerate(stages.runs(selected, options.quick), start=1):
-        phase = run.phase(f"catch{index}")
+        phase = run.phase(f"{name}{index}")
         names = ", ".join(s.name for s in group)
-        echo(f"catch-up {index}: {' + '.join(components)} ({names}) ...")
+        echo(f"catch-up {phase.name}: {' + '.join(components)}, {count} worker(s) ({names}) ...")
         phase.prepare(partitions=4, database="writer" in components)
-        workload.produce(phase.kafka, producer_settings, phase.kafka.topics.raw, events)
-        procs = start_components(phase, components, options.workers,
-                                 phase.env(**options.extra_env()))  # fmt: skip
+        sending.replay(phase.kafka, producer_settings, phase.kafka.topics.raw, records)
+        procs = start_components(phase, components, count, phase.env(**options.extra_env()))
         profile_dir = phase.work_dir / "profiles" if options.profile else None
         found = watch_stages(phase, group, (len(events), events.valid), procs, watching, echo,
                              profile_dir)  # fmt: skip
@@ -168,6 +196,81 @@ def _catch_up(
         observed.append(found)
         last = phase
     return observed, last
+
+
+def _foreign(
+    run: BenchRun, events: workload.Workload, records: Records, options: BenchOptions,
+    producer_settings: ProducerSettings, watching: Watching, echo: Echo,
+) -> dict[str, Any]:  # fmt: skip
+    """Ingest alone on the same items sent one record each (the foreign format)."""
+    phase = run.phase("foreign")
+    echo("catch-up on single-event records (foreign format): worker (ingest) ...")
+    phase.prepare(partitions=4, database=False)
+    sending.replay(phase.kafka, producer_settings, phase.kafka.topics.raw, records)
+    procs = start_components(phase, ("worker",), options.workers,
+                             phase.env(**options.extra_env()))  # fmt: skip
+    found = watch_stages(phase, [stages.FOREIGN_INGEST], (len(events), events.valid), procs,
+                         watching, echo)  # fmt: skip
+    result = found.results[0]
+    echo(f"    ingest, single-event records: {result.rate.best() if result.rate else 0:,.0f}/s "
+         f"({result.status})")  # fmt: skip
+    return result.as_dict()
+
+
+def _other_workers(
+    run: BenchRun, selected: tuple[stages.Stage, ...], events: workload.Workload,
+    records: Records, options: BenchOptions, producer_settings: ProducerSettings,
+    watching: Watching, echo: Echo,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The worker-only catch-up again with the other worker count (1 <-> 2)."""
+    only_worker = tuple(s for s in selected if s.components == ("worker",))
+    other = 2 if options.workers == 1 else 1
+    observed, _ = _catch_up(run, only_worker, events, records, options, producer_settings,
+                            watching, echo, workers=other, name="workers")  # fmt: skip
+    return [r.as_dict() for obs in observed for r in obs.results]
+
+
+def _foreign_doc(foreign: dict[str, Any] | None, found: ceilings.Ceilings) -> dict[str, Any]:
+    """The foreign path's ingest rate next to the no-op Faust rate of the same run."""
+    if foreign is None:
+        return {"status": "skipped: ingest not selected"}
+    rate = foreign.get("per_s") or foreign.get("wall_per_s")
+    return foreign | {
+        "faust_noop_per_s": found.faust_noop_per_s,
+        "faust_noop_cpu_us": found.faust_noop_cpu_us,
+        "over_noop": ratio(rate, found.faust_noop_per_s),
+        "goal_over_noop": FOREIGN_GOAL,
+    }
+
+
+def _workers_doc(
+    workers: int, stage_rows: list[dict[str, Any]], other: list[dict[str, Any]] | None
+) -> dict[str, Any] | None:
+    """Stage rows by worker count, when both counts ran (``--compare-workers``)."""
+    if other is None:
+        return None
+    main = [row for row in stage_rows if row["processes"].startswith("worker")
+            and "writer" not in row["processes"]]  # fmt: skip
+    return {str(workers): main, str(2 if workers == 1 else 1): other}
+
+
+def _memory_phase(
+    run: BenchRun, events: workload.Workload, options: BenchOptions,
+    producer_settings: ProducerSettings, echo: Echo,
+) -> dict[str, Any] | None:  # fmt: skip
+    if not options.memory_customers:
+        return None
+    from touchpoints.bench.memory import run_memory
+
+    echo(f"memory phase: {options.memory_customers:,} customers at {options.memory_rate:,.0f} "
+         f"events/s ({events.distinct_customers:,} customers per pass over the workload)"
+         + (", then a worker restart" if options.restart else "") + " ...")  # fmt: skip
+    result = run_memory(
+        run.phase("memory"), events, options.memory_customers, options.memory_rate, echo,
+        producer_settings, options.extra_env(), restart=options.restart,
+        keys_budget_s=20.0 if options.quick else 60.0,
+    )  # fmt: skip
+    return result.as_dict()
 
 
 def _replay(
@@ -181,7 +284,7 @@ def _replay(
 
     topics = TopicWatch(source.kafka)
     try:
-        expected = topics.total((source.kafka.topics.events, source.kafka.topics.deadletter))
+        expected = topics.items((source.kafka.topics.events, source.kafka.topics.deadletter), 30.0)
     finally:
         topics.close()
     stage = stages.Stage("writer_replay", ("writer",), tables=("events", "dead_letters"))
@@ -263,7 +366,8 @@ def _ratios(doc: dict[str, Any]) -> dict[str, float | None]:
         "pipeline_over_copy": ratio(whole, ceil["copy_per_s"]),
         "writer_over_insert": ratio(replay, ceil["insert_rows_per_s"]),
         "writer_over_copy": ratio(replay, ceil["copy_per_s"]),
-        "noop_over_consume": ratio(ceil["faust_noop_per_s"], ceil["consume_per_s"]),
+        "noop_over_consume": ratio(ceil["faust_noop_per_s"], ceil["consume_single_per_s"]),
+        "foreign_ingest_over_noop": doc["foreign"].get("over_noop"),
         "ingest_over_noop": ratio(best("ingest"), ceil["faust_noop_per_s"]),
         "ingest_over_forward": ratio(best("ingest"), ceil["faust_forward_per_s"]),
     }

@@ -46,19 +46,25 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", ("worker",), topics=("events", "deadletter"),
+    Stage("ingest", ("worker",), topics=("events", "deadletter"), batched=True,
           description="decode + validate: raw -> events | deadletter"),
-    Stage("scores", ("worker",), topics=("scores",), expects="valid",
+    Stage("scores", ("worker",), topics=("scores",), expects="valid", batched=True,
           description="interaction score per valid event (written by the ingest agent)"),
     Stage("identity", ("worker",), topics=("journey-commands",), expects="unknown",
           batched=True,
           description="identity stitching: journey commands ('place' per event, moves)"),
-    Stage("journeys", ("worker",), topics=("journeys",), expects="unknown",
+    Stage("journeys", ("worker",), topics=("journeys",), expects="unknown", batched=True,
           description="journey assembly: journey versions written"),
     Stage("writer", ("worker", "writer"), tables=("events", "dead_letters"),
           description="the whole pipeline: rows in ClickHouse events and dead_letters"),
 )  # fmt: skip
 """In flow order. The last stage is the whole pipeline (Kafka -> ClickHouse)."""
+
+FOREIGN_INGEST = Stage(
+    "ingest_single", ("worker",), topics=("events", "deadletter"), batched=True,
+    description="ingest on single-event records (one JSON object per record, foreign producers)",
+)  # fmt: skip
+"""Measured in a catch-up of its own, on the same items sent one record each."""
 
 
 def select(names: Iterable[str] | None, stages: Sequence[Stage] = STAGES) -> tuple[Stage, ...]:

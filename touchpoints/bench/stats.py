@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 Sample = tuple[float, int]
@@ -157,3 +157,16 @@ def growth_per_minute(
         return None
     slope, _ = statistics.linear_regression([t for t, _ in kept], [v for _, v in kept])
     return slope * 60
+
+
+def per_event(
+    before: Mapping[str, float], after: Mapping[str, float], events: int
+) -> dict[str, float | None]:
+    """CPU µs per event of each process (by name) between two readings of CPU seconds.
+
+    None for a process missing from ``after`` (it ended) or when there were no events.
+    """
+    return {
+        name: (after[name] - start) / events * 1e6 if events > 0 and name in after else None
+        for name, start in before.items()
+    }

@@ -5,10 +5,16 @@
                                    QueryablePoller: max(kafka_offset) per partition, every 100 ms
 
 Clocks: every time is this host's wall clock (``time.time()``), so there is
-no skew between the ends. ``t_send`` is taken when the bench hands the record
-to kafka-python (it is also the input record's Kafka timestamp, so the
-producer's linger counts as latency); the output record's timestamp is set by
-the worker's aiokafka producer when the worker sends the result. A row is
+no skew between the ends. The bench sends as the project's producer does
+(``touchpoints.bench.sending``: events buffered per partition, one batch
+record per partition per flush, linger 20 ms). ``t_send``, an event's
+*hand-off*, is when the bench hands that event to the producer's buffer (as
+``EventProducer.send`` returns): the time it waits in the buffer for its batch
+to close (up to the linger), and in kafka-python's own linger, counts as
+latency. A batch record's Kafka timestamp is the time the bench hands the
+closed batch to kafka-python. The output record's timestamp is set by the
+worker's aiokafka producer when the worker sends the result; output records
+are batch records too, and every event in one carries its timestamp. A row is
 queryable at the end of the first poll whose ``max(kafka_offset)`` for its
 partition reaches the row's offset in the events topic (the writer inserts a
 partition's records in offset order), so that figure is an upper bound, late
@@ -35,15 +41,17 @@ from producers.settings import ProducerSettings
 from sinks.clickhouse import connect
 from touchpoints.bench.names import Phase
 from touchpoints.bench.pipeline import start_components
-from touchpoints.bench.procs import MemorySampler, Proc, cpu_seconds
-from touchpoints.bench.stats import Latency, latency_of
-from touchpoints.bench.workload import Workload, producer
+from touchpoints.bench.procs import MemorySampler, Proc, process_cpu
+from touchpoints.bench.sending import BatchSender, Records
+from touchpoints.bench.stats import Latency, latency_of, per_event
+from touchpoints.bench.workload import Workload
 
 log = logging.getLogger(__name__)
 Echo = Callable[[str], None]
 Seen = tuple[int, int, int, float]
 """(partition, offset, record timestamp in ms, when the bench read it)."""
 WARM_UP_EVENTS = 200
+BENCH_PRODUCER = "bench producer"
 
 
 class OutputListener:
@@ -69,9 +77,10 @@ class OutputListener:
             for tp, records in polled.items():
                 seen = self.seen[tp.topic]
                 for record in records:
-                    event_id = _event_id(record.value)
-                    if event_id is not None and event_id not in seen:
-                        seen[event_id] = (record.partition, record.offset, record.timestamp, now)
+                    for event_id in event_ids(record.value):
+                        if event_id not in seen:
+                            seen[event_id] = (record.partition, record.offset, record.timestamp,
+                                              now)  # fmt: skip
 
     def close(self) -> None:
         self._stop.set()
@@ -79,13 +88,18 @@ class OutputListener:
         self._client.close(autocommit=False)
 
 
-def _event_id(value: bytes | None) -> str | None:
+def event_ids(value: bytes | None) -> list[str]:
+    """The top-level ``event_id`` of each item of a batch record (or of a single value)."""
     try:
         found = orjson.loads(value or b"null")
     except orjson.JSONDecodeError:
-        return None
-    event_id = found.get("event_id") if isinstance(found, dict) else None
-    return event_id if isinstance(event_id, str) else None
+        return []
+    items = found if isinstance(found, list) else [found]
+    return [
+        item["event_id"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("event_id"), str)
+    ]
 
 
 class QueryablePoller:
@@ -135,6 +149,8 @@ class SteadyResult:
     to_queryable: Latency | None = None
     lag: list[tuple[float, int]] = field(default_factory=list)
     cpu_us_per_event: float | None = None
+    cpu_us_per_event_by_process: dict[str, float | None] = field(default_factory=dict)
+    records: dict[str, float | int] = field(default_factory=dict)
     peaks_mib: dict[str, float | None] = field(default_factory=dict)
     memory: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
@@ -155,6 +171,8 @@ class SteadyResult:
             "lag_max": max((n for _, n in self.lag), default=None),
             "lag_at_end": self.lag[-1][1] if self.lag else None,
             "cpu_us_per_event": self.cpu_us_per_event,
+            "cpu_us_per_event_by_process": self.cpu_us_per_event_by_process,
+            "raw_records": self.records,
             "lag_series": self.lag,
         }
 
@@ -169,11 +187,15 @@ def run_steady(
     echo: Echo,
     drain_s: float = 30.0,
     extra_env: dict[str, str] | None = None,
+    producer_settings: ProducerSettings | None = None,
 ) -> SteadyResult:
     """Send at ``rate`` for ``seconds`` through worker(s) + writer; join outputs by event_id.
 
     ``outputs`` are ``(stage name, topic suffix)`` in flow order; those whose topic
-    does not exist are left out.
+    does not exist are left out. ``cpu_us_per_event`` is the worker(s) and writer
+    together while sending, per item handed over; ``cpu_us_per_event_by_process``
+    has each of them and the bench's own producer (its sending thread and
+    kafka-python's I/O thread) apart.
     """
     result = SteadyResult(target_per_s=rate, seconds=seconds)
     phase.prepare(partitions=4, database=True)
@@ -184,16 +206,22 @@ def run_steady(
             topics = _existing_topics(phase, outputs)
             listener = OutputListener(phase, [topic for _, topic in topics])
             poller = QueryablePoller(phase)
-            sender = _Sender(phase, workload)
+            sender = Sender(phase, workload, producer_settings or ProducerSettings())
             events_seen = listener.seen[phase.kafka.topics.events]
             if not _warm_up(sender, events_seen, poller, procs, echo):
                 sender.close()
                 result.status = "warm-up failed: not output and queryable within 120 s"
                 return result
-            cpu_before = sum(filter(None, (cpu_seconds(p.pid) for p in procs)))
+            sender.restart_counts()
+            before = process_cpu(procs) | {BENCH_PRODUCER: sender.cpu_seconds()}
             measured = _paced(sender, rate, seconds, events_seen, result, echo)
-            cpu_used = sum(filter(None, (cpu_seconds(p.pid) for p in procs))) - cpu_before
-            result.cpu_us_per_event = cpu_used / result.sent * 1e6 if result.sent else None
+            after = process_cpu(procs) | {BENCH_PRODUCER: sender.cpu_seconds()}
+            sender.close()
+            result.records = sender.records().summary()
+            result.cpu_us_per_event_by_process = per_event(before, after, result.sent)
+            used = [v for k, v in result.cpu_us_per_event_by_process.items()
+                    if k != BENCH_PRODUCER and v is not None]  # fmt: skip
+            result.cpu_us_per_event = sum(used) if used else None
             _drain(measured, events_seen, poller, drain_s)
         result.memory = memory.series
         for stage, topic in topics:
@@ -224,45 +252,68 @@ def _existing_topics(phase: Phase, outputs: list[tuple[str, str]]) -> list[tuple
         probe.close()
 
 
-class _Sender:
-    """Sends workload records with fresh event ids; remembers when each valid one was sent.
+class Sender:
+    """Hands workload items to the bench's producer (batch records) with fresh event ids.
 
     Every pass over the workload after the first also gives its valid events
     fresh identifiers (:func:`renamed`): otherwise the same customers would
     collect the same steps again on every pass, their journeys would grow
     without end (the hot-key cost in docs/journeys.md) and a long steady phase
-    would measure that instead of a stream of new customers.
+    would measure that instead of a stream of new customers. ``customers``
+    counts the distinct people handed over so far (each pass brings new ones).
     """
 
-    def __init__(self, phase: Phase, workload: Workload) -> None:
-        self._client = producer(phase.kafka, ProducerSettings())
-        self._topic = phase.kafka.topics.raw
+    def __init__(self, phase: Phase, workload: Workload, settings: ProducerSettings) -> None:
+        self._producer = BatchSender(
+            phase.kafka, settings, phase.kafka.topics.raw, stamp=True, keep=False
+        )
         self._workload = workload
+        self._new_customer = workload.first_of_customer()
         self._next = 0
         self.count = 0
+        self.customers = 0
 
     def send(self) -> tuple[str, float] | None:
-        """Send the next record; ``(new event id, send time)`` for a valid event."""
+        """Hand over the next item; ``(new event id, hand-off time)`` for a valid event."""
         index = self._next % len(self._workload)
         cycle = self._next // len(self._workload)
         self._next += 1
         self.count += 1
         value, key = self._workload.values[index], self._workload.keys[index]
         old_id = self._workload.event_ids[index]
-        new_id = str(uuid.uuid4()) if old_id else None
-        if old_id and new_id:
-            value = value.replace(old_id.encode(), new_id.encode(), 1)
-            if cycle:
-                value, key = renamed(value, key, cycle)
+        if old_id is None or key is None:
+            self._producer.raw(key, value)
+            return None
+        new_id = str(uuid.uuid4())
+        value = value.replace(old_id.encode(), new_id.encode(), 1)
+        if cycle:
+            value, renamed_key = renamed(value, key, cycle)
+            key = renamed_key or key
+        self.customers += self._new_customer[index]
         now = time.time()
-        self._client.send(self._topic, value=value, key=key, timestamp_ms=int(now * 1000))
-        return (new_id, now) if new_id else None
+        self._producer.event(key, value)
+        return new_id, now
+
+    def tick(self) -> None:
+        """Send the batches whose linger is up (call every few ms)."""
+        self._producer.tick()
 
     def flush(self) -> None:
-        self._client.flush(timeout=60)
+        self._producer.flush()
 
     def close(self) -> None:
-        self._client.close(timeout=10)
+        self._producer.close()
+
+    def cpu_seconds(self) -> float:
+        """CPU of the sending thread and kafka-python's I/O thread (call from the sender)."""
+        return self._producer.cpu_seconds()
+
+    def records(self) -> Records:
+        """Counts of the records sent so far; :meth:`restart_counts` starts them again."""
+        return self._producer.sent
+
+    def restart_counts(self) -> None:
+        self._producer.sent = Records(keep=False)
 
 
 def renamed(value: bytes, key: bytes | None, cycle: int) -> tuple[bytes, bytes | None]:
@@ -288,7 +339,7 @@ def _renamed_id(identifier: str, cycle: int) -> str:
 
 
 def _warm_up(
-    sender: _Sender, seen: dict[str, Seen], poller: QueryablePoller, procs: list[Proc], echo: Echo
+    sender: Sender, seen: dict[str, Seen], poller: QueryablePoller, procs: list[Proc], echo: Echo
 ) -> bool:
     """Send a few events; wait until they are output and queryable (both groups joined)."""
     sent = dict(item for _ in range(WARM_UP_EVENTS) if (item := sender.send()))
@@ -304,7 +355,7 @@ def _warm_up(
 
 
 def _paced(
-    sender: _Sender, rate: float, seconds: float, seen: dict[str, Seen],
+    sender: Sender, rate: float, seconds: float, seen: dict[str, Seen],
     result: SteadyResult, echo: Echo,
 ) -> dict[str, float]:  # fmt: skip
     """Send at ``rate`` for ``seconds``; sample output lag once a second."""
@@ -318,6 +369,7 @@ def _paced(
             count += 1
             if sent:
                 measured[sent[0]] = sent[1]
+        sender.tick()
         if elapsed >= next_sample:
             lag = sum(1 for i in list(measured) if i not in seen)
             result.lag.append((round(elapsed, 1), lag))
@@ -326,7 +378,6 @@ def _paced(
             next_sample += 1.0
         time.sleep(0.002)
     sender.flush()
-    sender.close()
     result.sent = count
     result.achieved_per_s = count / (time.monotonic() - started)
     return measured

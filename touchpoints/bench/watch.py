@@ -21,7 +21,7 @@ class TopicWatch:
         self._kafka = kafka
         self._reader: KafkaConsumer | None = None
         self._read_to: dict[TopicPartition, int] = {}
-        self._items = 0
+        self._counts: dict[TopicPartition, int] = {}
 
     def exists(self, topic: str) -> bool:
         if topic in self._partitions:
@@ -43,7 +43,8 @@ class TopicWatch:
         """Values carried so far by topics of batch records (schemas.batches).
 
         Their end offsets count records, not values, so the records are read
-        (from where the last call stopped) and their items counted.
+        (each partition from where the last call stopped) and their items
+        counted, per partition: stages watching different topics share the reader.
         """
         partitions = [tp for t in topics if self.exists(t) for tp in self._partitions[t]]
         if not partitions:
@@ -52,10 +53,13 @@ class TopicWatch:
             self._reader = KafkaConsumer(
                 **self._kafka.kafka_python_config(), enable_auto_commit=False
             )
-        if set(partitions) != set(self._read_to):
-            self._reader.assign(partitions)
+        if not set(partitions) <= set(self._read_to):
             for tp in partitions:
-                self._reader.seek(tp, self._read_to.setdefault(tp, 0))
+                self._read_to.setdefault(tp, 0)
+                self._counts.setdefault(tp, 0)
+            self._reader.assign(list(self._read_to))
+            for tp, offset in self._read_to.items():
+                self._reader.seek(tp, offset)
         ends = self._client.end_offsets(partitions)
         deadline = time.monotonic() + max_wait_s
         while any(self._read_to[tp] < end for tp, end in ends.items()):
@@ -63,9 +67,9 @@ class TopicWatch:
                 break
             for tp, records in self._reader.poll(timeout_ms=100, max_records=5000).items():
                 for record in records:
-                    self._items += batches.count(record.value)
+                    self._counts[tp] += batches.count(record.value)
                     self._read_to[tp] = record.offset + 1
-        return self._items
+        return sum(self._counts[tp] for tp in partitions)
 
     def close(self) -> None:
         self._client.close(autocommit=False)

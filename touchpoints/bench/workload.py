@@ -1,7 +1,10 @@
 """The bench's events, generated once by the simulator, and the bare Kafka ceilings.
 
-``build`` turns a seeded simulation into encoded records (what ``touchpoints
-simulate`` would send); every phase reuses those bytes.
+``build`` turns a seeded simulation into encoded events and bad inputs (what
+``touchpoints simulate`` hands its producer); :func:`produce` sends them the
+way the project's producer does (batch records, ``touchpoints.bench.sending``)
+or one record per item (the foreign format). Later phases send the very same
+records again (``sending.replay``).
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from producers.settings import ProducerSettings
 from producers.simulator import SimulationConfig, generate
 from schemas.events import encode_event
 from schemas.settings import KafkaSettings
+from touchpoints.bench.sending import BatchSender, Produced
 
 log = logging.getLogger(__name__)
 NOMINAL_RATE = 5_000.0
@@ -26,11 +30,16 @@ NOMINAL_RATE = 5_000.0
 
 @dataclass(frozen=True)
 class Workload:
-    """Encoded records in emission order; ``event_ids[i]`` is None for bad input."""
+    """Encoded items in emission order; ``event_ids[i]`` is None for bad input.
+
+    ``keys[i]`` is a valid event's primary identifier (its partitioning key);
+    ``customers[i]`` the simulator's true person behind item ``i``.
+    """
 
     keys: list[bytes | None]
     values: list[bytes]
     event_ids: list[str | None]
+    customers: list[str]
 
     def __len__(self) -> int:
         return len(self.values)
@@ -38,6 +47,22 @@ class Workload:
     @property
     def valid(self) -> int:
         return sum(1 for event_id in self.event_ids if event_id is not None)
+
+    @property
+    def distinct_customers(self) -> int:
+        """People behind the valid events."""
+        return len({c for c, i in zip(self.customers, self.event_ids, strict=True) if i})
+
+    def first_of_customer(self) -> list[int]:
+        """1 where a valid item is its customer's first in the workload, else 0."""
+        seen: set[str] = set()
+        flags = []
+        for customer, event_id in zip(self.customers, self.event_ids, strict=True):
+            new = event_id is not None and customer not in seen
+            if new:
+                seen.add(customer)
+            flags.append(int(new))
+        return flags
 
     @property
     def mean_bytes(self) -> float:
@@ -57,6 +82,7 @@ def build(count: int, seed: int, invalid_ratio: float, pii_key: bytes) -> Worklo
     keys: list[bytes | None] = []
     values: list[bytes] = []
     event_ids: list[str | None] = []
+    customers: list[str] = []
     for emission in generate(config, datetime.now(UTC)):
         if isinstance(emission.item, bytes):
             keys.append(emission.key)
@@ -67,46 +93,35 @@ def build(count: int, seed: int, invalid_ratio: float, pii_key: bytes) -> Worklo
             keys.append(key.encode())
             values.append(encode_event(emission.item))
             event_ids.append(str(emission.item.event_id))
+        customers.append(emission.customer_id)
         if len(values) >= count:
             break
-    return Workload(keys, values, event_ids)
-
-
-def producer(kafka: KafkaSettings, settings: ProducerSettings) -> KafkaProducer:
-    """A kafka-python producer configured like ``producers.producer.EventProducer``."""
-    compression = None if settings.compression == "none" else settings.compression
-    return KafkaProducer(
-        **kafka.kafka_python_config(),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=settings.linger_ms,
-        batch_size=settings.batch_size_bytes,
-        compression_type=compression,
-        max_request_size=settings.max_request_bytes,
-    )
+    return Workload(keys, values, event_ids, customers)
 
 
 def produce(
     kafka: KafkaSettings, settings: ProducerSettings, topic: str, workload: Workload
-) -> float:
-    """Send every record as fast as kafka-python can; events/s from first send to acked flush.
+) -> Produced:
+    """Send every item through :class:`BatchSender` as fast as it goes; events/s and CPU.
 
+    ``settings.batch_events`` = 1 sends one record per item (the foreign format).
     Raises ``RuntimeError`` if any record was not acknowledged.
     """
-    client = producer(kafka, settings)
-    failures: list[Exception] = []
+    sender = BatchSender(kafka, settings, topic)
     try:
-        client.partitions_for(topic)  # metadata and producer id before the clock starts
-        started = time.monotonic()
-        for key, value in zip(workload.keys, workload.values, strict=True):
-            client.send(topic, value=value, key=key).add_errback(failures.append)
-        client.flush(timeout=settings.flush_timeout_seconds)
-        elapsed = time.monotonic() - started
+        cpu, started = sender.cpu_seconds(), time.monotonic()
+        for key, value, event_id in zip(
+            workload.keys, workload.values, workload.event_ids, strict=True
+        ):
+            if event_id is not None and key is not None:
+                sender.event(key, value)
+            else:
+                sender.raw(key, value)
+        sender.flush()
+        elapsed, cpu = time.monotonic() - started, sender.cpu_seconds() - cpu
     finally:
-        client.close(timeout=10)
-    if failures:
-        raise RuntimeError(f"{len(failures)} records not delivered to {topic}: {failures[0]}")
-    return len(workload) / elapsed
+        sender.close()
+    return Produced(sender.sent, len(workload) / elapsed, cpu / len(workload) * 1e6)
 
 
 def consumer(kafka: KafkaSettings, topic: str, **config: object) -> KafkaConsumer:
@@ -121,8 +136,13 @@ def consumer(kafka: KafkaSettings, topic: str, **config: object) -> KafkaConsume
     return client
 
 
-def consume(kafka: KafkaSettings, topic: str, expected: int, timeout: float = 300) -> float:
-    """Read ``expected`` records (values decompressed and CRC-checked, nothing else); events/s."""
+def consume(
+    kafka: KafkaSettings, topic: str, expected: int, items: int | None = None, timeout: float = 300
+) -> float:
+    """Read ``expected`` records (values decompressed and CRC-checked, nothing else).
+
+    Returns ``items`` (the events they carry; default one per record) per second.
+    """
     client = consumer(kafka, topic, max_poll_records=5_000)
     seen = 0
     try:
@@ -132,6 +152,6 @@ def consume(kafka: KafkaSettings, topic: str, expected: int, timeout: float = 30
                 raise RuntimeError(f"read {seen} of {expected} records of {topic} in {timeout}s")
             for records in client.poll(timeout_ms=500).values():
                 seen += len(records)
-        return seen / (time.monotonic() - started)
+        return (items or seen) / (time.monotonic() - started)
     finally:
         client.close(autocommit=False)

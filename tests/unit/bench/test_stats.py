@@ -124,3 +124,14 @@ def test_growth_needs_ten_samples_and_elapsed_time() -> None:
     assert growth_per_minute([(float(i), 1.0) for i in range(18)]) is None  # 9
     assert growth_per_minute([(1.0, float(i)) for i in range(40)]) is None
     assert growth_per_minute([(float(i), 5.0) for i in range(40)]) == 0.0
+
+
+def test_cpu_per_event_of_each_process_between_two_readings() -> None:
+    from touchpoints.bench.stats import per_event
+
+    before = {"worker": 10.0, "writer": 2.0, "gone": 1.0}
+    after = {"worker": 10.5, "writer": 2.1}
+    assert per_event(before, after, 1_000) == pytest.approx(
+        {"worker": 500.0, "writer": 100.0, "gone": None}
+    )
+    assert per_event(before, after, 0) == {"worker": None, "writer": None, "gone": None}

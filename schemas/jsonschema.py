@@ -32,12 +32,34 @@ BUILTIN_VERSION = 1
 """Payload version of every built-in source; raise one's own with a breaking change."""
 EXPORTS: dict[str, Callable[[], dict[str, Any]]] = {
     "touchpoint-event.schema.json": lambda: BUILTIN_EVENT_ADAPTER.json_schema(mode="validation"),
+    "raw-batch.schema.json": lambda: raw_batch_schema(),
     "dead-letter.schema.json": lambda: DeadLetter.model_json_schema(mode="serialization"),
     **{
         f"sources/{name}.schema.json": (lambda name=name: source_schema(name))  # type: ignore[misc]
         for name in BUILTIN_SOURCES
     },
 }
+
+
+def raw_batch_schema() -> dict[str, Any]:
+    """A ``tp.raw`` batch record: a JSON array of one or more touchpoint events.
+
+    A record that is one JSON object is read as a batch of one, so a producer
+    may send either; batches cost the pipeline far less per event. Each item
+    is judged on its own: a bad one is a dead letter of its own (its origin
+    names the record and the item's index), the others go on.
+    """
+    event = BUILTIN_EVENT_ADAPTER.json_schema(mode="validation", ref_template="#/$defs/{model}")
+    definitions = event.pop("$defs", {})
+    return {
+        "title": "RawBatch",
+        "description": "A tp.raw batch record: one or more touchpoint events (a bare "
+        "event object is read as a batch of one).",
+        "type": "array",
+        "minItems": 1,
+        "items": event,
+        "$defs": definitions,
+    }
 
 
 def source_schema(name: str) -> dict[str, Any]:

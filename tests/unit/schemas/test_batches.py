@@ -5,10 +5,12 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.batches import count, pack, partition_of, unpack
 from schemas.events import EVENT_ADAPTER, EVENTS_ADAPTER, SOURCES, encode_event
+from schemas.jsonschema import SCHEMA_DIR
 from tests.builders import event_dict
 
 ONE: TypeAdapter[dict[str, int]] = TypeAdapter(dict[str, int])
@@ -72,3 +74,13 @@ def test_partition_of_is_kafkas_default_partitioner(key: bytes, partitions: int)
     # independent implementation of the same Java-client murmur2.
     every = list(range(partitions))
     assert partition_of(key, partitions) == AIOKAFKA_PARTITIONER(key, every, every)
+
+
+def test_the_exported_raw_batch_schema_takes_a_batch_and_refuses_what_ingest_refuses() -> None:
+    # An independent validator, as a producer in another language would use it.
+    schema = orjson.loads((SCHEMA_DIR / "raw-batch.schema.json").read_bytes())
+    validator = Draft202012Validator(schema)
+    batch = [orjson.loads(orjson.dumps(event_dict(source))) for source in SOURCES]
+    assert list(validator.iter_errors(batch)) == []
+    assert list(validator.iter_errors([])) != []  # ingest: an empty batch is a dead letter
+    assert list(validator.iter_errors([*batch, {"source": "fax"}])) != []

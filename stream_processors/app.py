@@ -181,7 +181,7 @@ def build_app(
                         stitching.append(encoded)
                         score = score_record(result.event, rules, now)
                         await out.send(topics.scores, routing_key(score).encode(), score.encode())
-                        metrics.accepted(result.event, score, now)
+                        metrics.accepted(result.event, score, now, result.origin.timestamp)
                     else:
                         dead = result.dead_letter
                         await out.send(topics.deadletter, dead.key(), dead.encode())

@@ -58,7 +58,9 @@ def main(count: int = 20_000) -> None:
         "worker: encode_event (model_dump_json)": lambda v: encode_event(parsed[v]),
         "worker: score_record": lambda v: score_record(parsed[v], rules, now),
         "worker: score.encode": lambda v: scores[v].encode(),
-        "worker: metrics.accepted": lambda v: metrics.accepted(parsed[v], scores[v], now),
+        "worker: metrics.accepted": lambda v: metrics.accepted(
+            parsed[v], scores[v], now, origin.timestamp
+        ),
         "writer: event_row (validate_json + payload dump)": lambda v: event_row(
             Record("tp.events", 0, 0, b"k", v, 0), now
         ),

@@ -157,7 +157,7 @@ def build_app(
                         elif isinstance(result, Accepted):
                             score = score_record(result.event, rules, now)
                             taken.accept(origin.partition, result.event, score)
-                            metrics.accepted(result.event, score, now)
+                            metrics.accepted(result.event, score, now, origin.timestamp)
                         else:
                             taken.reject(origin.partition, result.dead_letter)
                             metrics.rejected(result.dead_letter)

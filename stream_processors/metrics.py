@@ -8,6 +8,14 @@ a worker has seen per source and touchpoint (a late POS batch shows on
 ``max`` across workers, so a worker that lost the source's partitions in a
 rebalance keeps an older value that the max ignores (and a worker that died
 stops being scraped). No customer identifiers ever appear as labels.
+
+Two clocks, never mixed: how far behind the pipeline is runs from the Kafka
+record's timestamp (when the raw record was written to ``tp.raw``) to its
+processing, ``touchpoints_ingest_lag_seconds``; how late the data itself is
+(a POS batch uploaded every 15 minutes, a backfill of yesterday's events) runs
+from ``occurred_at`` to that record time, ``touchpoints_event_arrival_delay_seconds``
+and the newest-event gauge. A backfill is late data on a healthy pipeline: it
+moves the second, never the first.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from schemas.scores import Degradation, InteractionScore
 from stream_processors.labels import LabelGuard
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+# Late data spans seconds (a web beacon) to days (a backfill, a late feed).
+DELAY_BUCKETS = (1, 5, 15, 60, 300, 900, 1800, 3600, 4 * 3600, 86_400, 7 * 86_400)
 WAIT_BUCKETS = (5, 15, 30, 60, 120, 180, 300, 600, 900, 1800)
 SCORE_BUCKETS = (10, 20, 30, 40, 50, 60, 70, 75, 80, 90, 100)
 ERROR_SIGNALS = frozenset({"server_error", "client_error", "error_event", "failed", "ivr_failed"})
@@ -74,11 +84,19 @@ class IngestMetrics:
             buckets=WAIT_BUCKETS,
             registry=registry,
         )
-        self.ingest_latency = Histogram(
-            "touchpoints_ingest_latency_seconds",
-            "From the event's occurred_at to its validation by ingest.",
-            ("source",),
+        self.ingest_lag = Histogram(
+            "touchpoints_ingest_lag_seconds",
+            "From the raw record's Kafka timestamp (written to tp.raw) to its validation "
+            "by ingest: how far behind the stream workers are. Valid and dead-lettered records.",
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.arrival_delay = Histogram(
+            "touchpoints_event_arrival_delay_seconds",
+            "From the event's occurred_at to its raw record's Kafka timestamp: how late the "
+            "data reached the pipeline (batched uploads, backfills). Not pipeline lag.",
+            ("source",),
+            buckets=DELAY_BUCKETS,
             registry=registry,
         )
         self.last_event = Gauge(
@@ -104,8 +122,18 @@ class IngestMetrics:
             registry=registry,
         )
 
-    def accepted(self, event: TouchpointEvent, score: InteractionScore, now: datetime) -> None:
-        """Count one valid event and its score. ``now`` is when ingest validated it."""
+    def accepted(
+        self,
+        event: TouchpointEvent,
+        score: InteractionScore,
+        now: datetime,
+        written: datetime | None,
+    ) -> None:
+        """Count one valid event and its score.
+
+        ``now`` is when ingest validated it, ``written`` its raw record's Kafka
+        timestamp (None when the record had none: neither delay is observed then).
+        """
         labels = (event.source, event.touchpoint, self._location(event.location))
         self.events.labels(*labels).inc()
         if event.payload.friction():
@@ -123,12 +151,21 @@ class IngestMetrics:
         wait = event.payload.measured_wait()
         if wait is not None:
             self.wait.labels(*labels).observe(wait)
-        latency = (now - event.occurred_at).total_seconds()
-        self.ingest_latency.labels(event.source).observe(max(latency, 0.0))
+        if written is not None:
+            self._lagged(written, now)
+            delay = (written - event.occurred_at).total_seconds()
+            self.arrival_delay.labels(event.source).observe(max(delay, 0.0))
         self._seen(event.source, event.touchpoint, event.occurred_at.timestamp())
 
     def rejected(self, dead_letter: DeadLetter) -> None:
+        """Count one dead letter; its record's lag counts like a valid one's."""
         self.dead_letters.labels(dead_letter.stage.value, dead_letter.reason.value).inc()
+        if dead_letter.origin.timestamp is not None:
+            self._lagged(dead_letter.origin.timestamp, dead_letter.dead_lettered_at)
+
+    def _lagged(self, written: datetime, now: datetime) -> None:
+        # A producer clock ahead of the worker's would give a negative lag.
+        self.ingest_lag.observe(max((now - written).total_seconds(), 0.0))
 
     def parked(self, source: str) -> None:
         """One record of ``source`` (its dead-letter policy key) sent to quarantine."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from stream_processors.deadletter_policy import DeadLetterPolicySettings
@@ -54,6 +55,35 @@ class WorkerSettings(DeadLetterPolicySettings):
     # whose changelog is partitioned unlike its source (PartitionsMismatch).
     health_table_partitions: int = Field(default=4, ge=1)
     truth_recent_scores: int = Field(default=100_000, ge=1)
+    # Group membership (docs/reliability.md, "Crash recovery"). A worker killed
+    # without leaving the group (kill -9, OOM, lost host) keeps its partitions
+    # until the broker misses its heartbeats for this long: Faust's default, 60 s,
+    # left a crashed worker's partitions unread for over a minute. The broker accepts
+    # 6 s to 30 min (group.min/max.session.timeout.ms); Faust refuses more than its
+    # request timeout (90 s). Heartbeats come from Faust's consumer thread, not the
+    # agents' event loop, so a busy agent does not delay them.
+    broker_session_timeout_seconds: float = Field(default=10, ge=6, le=90)
+    broker_heartbeat_interval_seconds: float = Field(default=1, gt=0)
+    # How long the broker waits for live members to rejoin during a rebalance.
+    broker_rebalance_timeout_seconds: float = Field(default=60, gt=0)
+    # Static membership (KIP-345): a stable name unique to this worker's slot (host,
+    # pod, systemd instance). A restarted worker with the same name takes back its
+    # partitions at once, without waiting for its old session to expire. Two running
+    # workers must never share it (the broker fences one of them). Trade-off: a
+    # static member does not leave the group on a clean stop either, so its
+    # partitions move to the others only after the session timeout. None: dynamic.
+    group_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._\-]+$")
+
+    @model_validator(mode="after")
+    def _heartbeats_fit_the_session(self) -> Self:
+        # Kafka's rule of thumb: at least three heartbeats per session, so one lost
+        # heartbeat (a GC pause, a busy CPU) never ends a live member's session.
+        if self.broker_heartbeat_interval_seconds * 3 > self.broker_session_timeout_seconds:
+            raise ValueError(
+                "broker_heartbeat_interval_seconds must be at most a third of "
+                "broker_session_timeout_seconds"
+            )
+        return self
 
     def ingest_policy(self) -> IngestPolicy:
         return IngestPolicy(

@@ -34,6 +34,11 @@ def app_settings(kafka: KafkaSettings, worker: WorkerSettings) -> dict[str, Any]
         "producer_acks": -1,
         "producer_compression_type": "lz4",
         "producer_linger": worker.producer_linger_seconds,
+        # Group membership: a killed worker's partitions move in seconds (docs/reliability.md).
+        "broker_session_timeout": worker.broker_session_timeout_seconds,
+        "broker_heartbeat_interval": worker.broker_heartbeat_interval_seconds,
+        "broker_rebalance_timeout": worker.broker_rebalance_timeout_seconds,
+        "consumer_group_instance_id": worker.group_instance_id,
         "key_serializer": "raw",
         "value_serializer": "raw",
     }

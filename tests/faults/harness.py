@@ -68,10 +68,6 @@ class Names:
             # Port 0: any free port, so runs never collide with a demo or another test.
             "TOUCHPOINTS_WORKER_METRICS_PORT": "0",
             "TOUCHPOINTS_WRITER_METRICS_PORT": "0",
-            # Faust reads these itself. Its 60 s session timeout would make every
-            # kill -9 wait a minute before the partitions move; 10 s keeps CI short.
-            "BROKER_SESSION_TIMEOUT": "10",
-            "BROKER_HEARTBEAT_INTERVAL": "1",
         }
 
 
@@ -601,5 +597,34 @@ def topic_repeats(kafka: KafkaSettings, timeout: float = 60) -> int:
                     repeats += event_id in seen
                     seen.add(event_id)
         return repeats
+    finally:
+        consumer.close()
+
+
+def topic_end(kafka: KafkaSettings, topic: str) -> int:
+    """The records ``topic`` holds so far: the sum of its partitions' end offsets."""
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()
+
+
+def seconds_until_written(
+    kafka: KafkaSettings, topic: str, above: int, since: float, timeout: float = 180
+) -> float:
+    """Seconds from ``since`` (``time.monotonic()``) until ``topic`` holds more than ``above``.
+
+    Polls the end offsets every 0.1 s, so the figure is at most ~0.1 s late.
+    """
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        while sum(consumer.end_offsets(partitions).values()) <= above:
+            waited = time.monotonic() - since
+            assert waited < timeout, f"nothing written to {topic} {waited:.0f}s after the fault"
+            time.sleep(0.1)
+        return time.monotonic() - since
     finally:
         consumer.close()

@@ -63,7 +63,7 @@ def main(count: int = 20_000) -> None:
         "worker: encode_event (model_dump_json)": lambda v: encode_event(parsed[v]),
         "worker: score_record": lambda v: score_record(parsed[v], rules, now),
         "worker: score.encode": lambda v: scores[v].encode(),
-        "worker: metrics.accepted": lambda v: metrics.accepted(parsed[v], scores[v], now),
+        "worker: metrics.accepted": lambda v: metrics.accepted(parsed[v], scores[v], now, now),
         "writer: event_row (orjson + plain fields)": lambda v: event_row(orjson.loads(v), lineage),
         "writer: score_row (orjson + plain fields)": lambda v: score_row(
             orjson.loads(score_values[v]), lineage

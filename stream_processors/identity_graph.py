@@ -14,12 +14,14 @@ Not thread-safe; one instance per partition's worth of identifiers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from schemas.identifiers import IdentifierType
 from stream_processors.identity import (
     Anchor,
     Component,
@@ -60,6 +62,7 @@ def decode_entry(value: bytes) -> Entry:
     return entry
 
 
+log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -214,7 +217,57 @@ class IdentityGraph:
             root = parse_node(key)
             graph._size[root] = item["size"]
             graph._components[root] = _component(item)
+        repaired = graph._repair()
+        if repaired:
+            log.warning(
+                "identity graph loaded from a torn write: nodes made roots of their own",
+                extra={"repaired": repaired},
+            )
         return graph
+
+    def _repair(self) -> int:
+        """Make a graph read from a torn write usable again; returns how many nodes changed.
+
+        The identity agent writes a batch's changed entries one table key at a
+        time. A worker killed mid-write leaves a prefix of them: a node whose
+        parent's entry never arrived, a root without its component, or (old and
+        new parent pointers mixed) a cycle. Each such node becomes the root of a
+        component of its own, named by itself (its record is kept). The batch
+        that was being written is read again (its offset was not committed) and
+        links those identifiers anew, as it did the first time; its outputs
+        were already delivered, so journeys have its merges either way.
+        """
+        repaired = 0
+        for start in list(self._parent):
+            seen: set[Node] = set()
+            node = start
+            while self._parent[node] != node:
+                seen.add(node)
+                parent = self._parent[node]
+                if parent not in self._parent or parent in seen:
+                    self._parent[node] = node  # dangling or a cycle: a root from now on
+                    repaired += 1
+                    break
+                node = parent
+        sizes: dict[Node, int] = {}
+        for node in self._parent:
+            root = self._find(node)
+            sizes[root] = sizes.get(root, 0) + 1
+        for root in sizes:
+            if root not in self._components:
+                self._components[root] = _alone(root, self._records[root])
+                repaired += 1
+        for node in [n for n in self._components if n not in sizes]:
+            del self._components[node]  # a component entry left at a former root
+        self._size = sizes
+        return repaired
+
+
+def _alone(node: Node, record: IdentifierRecord) -> Component:
+    """The component of a node on its own: its customer id, else itself as the anchor."""
+    if node[0] is IdentifierType.CUSTOMER_ID:
+        return Component(node[1], None)
+    return Component(None, Anchor(record.first_seen, node))
 
 
 def _millis(moment: datetime) -> int:

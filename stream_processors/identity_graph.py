@@ -251,7 +251,9 @@ class IdentityGraph:
                 node = parent
         sizes: dict[Node, int] = {}
         for node in self._parent:
-            root = self._find(node)
+            root = node
+            while self._parent[root] != root:  # no path compression: keep what was stored
+                root = self._parent[root]
             sizes[root] = sizes.get(root, 0) + 1
         for root in sizes:
             if root not in self._components:

@@ -593,9 +593,11 @@ def topic_repeats(kafka: KafkaSettings, timeout: float = 60) -> int:
             assert time.monotonic() < deadline, f"could not read {topic} to its end"
             for records in consumer.poll(timeout_ms=500).values():
                 for message in records:
-                    event_id = json.loads(message.value)["event_id"].encode()
-                    repeats += event_id in seen
-                    seen.add(event_id)
+                    decoded = json.loads(message.value)  # a batch record, or a bare event
+                    for item in decoded if isinstance(decoded, list) else [decoded]:
+                        event_id = item["event_id"].encode()
+                        repeats += event_id in seen
+                        seen.add(event_id)
         return repeats
     finally:
         consumer.close()

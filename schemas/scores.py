@@ -113,3 +113,8 @@ class Degradation(_Record):
 def degradation_id(touchpoint: str, location: str, window_start: str) -> UUID:
     """The id of the degradation of ``touchpoint`` at ``location`` in the window starting then."""
     return uuid.uuid5(DEGRADATION_NAMESPACE, f"{touchpoint}|{location}|{window_start}")
+
+
+DEGRADATION_ADAPTER: TypeAdapter[Degradation] = TypeAdapter(Degradation)
+DEGRADATIONS_ADAPTER: TypeAdapter[list[Degradation]] = TypeAdapter(list[Degradation])
+"""A ``tp.degradations`` batch record (schemas/batches.py) in one pass."""

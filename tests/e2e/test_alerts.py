@@ -31,7 +31,8 @@ from kafka import KafkaConsumer
 from producers.settings import ProducerSettings
 from producers.simulator import SimulationConfig
 from producers.simulator.incidents import parse_incidents
-from schemas.scores import Degradation
+from schemas.batches import unpack
+from schemas.scores import DEGRADATION_ADAPTER, DEGRADATIONS_ADAPTER, Degradation
 from sinks.clickhouse import connect
 from sinks.degradation_queries import StoredDegradation, recent_degradations
 from tests.conftest import Isolated
@@ -123,9 +124,9 @@ def degradations(isolated: Isolated, until: tuple[str, str], timeout_s: float) -
     )
     found = []
     try:
-        for message in consumer:
-            found.append(Degradation.model_validate_json(message.value))
-            if (found[-1].touchpoint, found[-1].location) == until:
+        for message in consumer:  # batch records (schemas/batches.py)
+            found.extend(unpack(message.value, DEGRADATION_ADAPTER, DEGRADATIONS_ADAPTER))
+            if any((d.touchpoint, d.location) == until for d in found):
                 break
     finally:
         consumer.close()

@@ -20,6 +20,25 @@ from schemas.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 
+def kafka_producer(kafka: KafkaSettings, settings: ProducerSettings, **extra: Any) -> KafkaProducer:
+    """A kafka-python producer for the raw topic: acks=all, idempotent, batched, compressed.
+
+    ``extra``: further kafka-python settings (e.g. ``max_block_ms``).
+    """
+    compression = None if settings.compression == "none" else settings.compression
+    return KafkaProducer(
+        **kafka.kafka_python_config(),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=settings.linger_ms,
+        batch_size=settings.batch_size_bytes,
+        compression_type=compression,
+        max_request_size=settings.max_request_bytes,
+        delivery_timeout_ms=int(settings.delivery_timeout_seconds * 1000),
+        **extra,
+    )
+
+
 class DeliveryError(RuntimeError):
     """Kafka did not acknowledge one or more records before the flush deadline."""
 
@@ -51,7 +70,6 @@ class EventProducer:
         topic: str | None = None,
     ) -> None:
         self.topic = topic or kafka.topics.raw  # another topic: feeds' dead letters
-        compression = None if settings.compression == "none" else settings.compression
         self._flush_timeout = settings.flush_timeout_seconds
         self._on_delivered = on_delivered
         self._failures: list[str] = []
@@ -64,16 +82,7 @@ class EventProducer:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._lingerer: threading.Thread | None = None
-        self._producer = KafkaProducer(
-            **kafka.kafka_python_config(),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=settings.linger_ms,
-            batch_size=settings.batch_size_bytes,
-            compression_type=compression,
-            max_request_size=settings.max_request_bytes,
-            delivery_timeout_ms=int(settings.delivery_timeout_seconds * 1000),
-        )
+        self._producer = kafka_producer(kafka, settings)
 
     def send(self, event: TouchpointEvent) -> None:
         """Queue one event in the batch of its primary identifier's partition."""

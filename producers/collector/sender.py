@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from producers.producer import kafka_producer
 from producers.settings import ProducerSettings
 from schemas.batches import pack, partition_of
 from schemas.settings import KafkaSettings
@@ -34,21 +34,10 @@ class KafkaSender:
     """
 
     def __init__(self, kafka: KafkaSettings, settings: ProducerSettings, timeout: float) -> None:
-        compression = None if settings.compression == "none" else settings.compression
         self.topic = kafka.topics.raw
         self._timeout = timeout
         self._failing = False
-        self._producer = KafkaProducer(
-            **kafka.kafka_python_config(),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=settings.linger_ms,
-            batch_size=settings.batch_size_bytes,
-            compression_type=compression,
-            max_request_size=settings.max_request_bytes,
-            delivery_timeout_ms=int(settings.delivery_timeout_seconds * 1000),
-            max_block_ms=int(timeout * 1000),
-        )
+        self._producer = kafka_producer(kafka, settings, max_block_ms=int(timeout * 1000))
 
     def send_all(self, records: list[tuple[bytes | None, bytes]]) -> None:
         """Send ``(key, value)`` events as batch records; return once all are acknowledged.

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaProducer
 
 from producers.batching import PartitionBuffers, Ready
+from producers.producer import kafka_producer
 from producers.settings import ProducerSettings
 from schemas.settings import KafkaSettings
 from touchpoints.bench.procs import thread_cpu_seconds
@@ -73,17 +74,7 @@ class Records:
 
 def producer(kafka: KafkaSettings, settings: ProducerSettings) -> KafkaProducer:
     """A kafka-python producer configured like ``producers.producer.EventProducer``."""
-    compression = None if settings.compression == "none" else settings.compression
-    return KafkaProducer(
-        **kafka.kafka_python_config(),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=settings.linger_ms,
-        batch_size=settings.batch_size_bytes,
-        compression_type=compression,
-        max_request_size=settings.max_request_bytes,
-        delivery_timeout_ms=int(settings.delivery_timeout_seconds * 1000),
-    )
+    return kafka_producer(kafka, settings)
 
 
 class BatchSender:

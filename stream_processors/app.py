@@ -1,30 +1,35 @@
 """The stream topology, in flow order. Read this file first (docs/journeys.md has tables).
 
-    tp.raw        (key: primary identifier, value: raw JSON bytes from producers)
-      │  ingest: decode + validate (stream_processors.ingest.ingest), score
-      ├──► tp.events      (key: primary identifier, value: normalised event JSON)
-      ├──► tp.identity    (ONE partition; the stitching input: a batch record of the
-      │                    events of one take, schemas.batches)
-      ├──► tp.scores      (key: touchpoint|location, the health stage's key; a survey:
-      │                    the touchpoint it is about; value: InteractionScore JSON)
-      ├──► tp.deadletter  (key: origin topic:partition:offset, value: DeadLetter JSON)
-      └──► tp.quarantine  (raw record as received: its source tripped the dead-letter
-                           policy, stream_processors.deadletter_policy; replayed by hand)
+Every topic carries batch records (schemas/batches.py): a record holds a JSON
+array of the values named below; a bare JSON object is a batch of one.
+
+    tp.raw        (producers: one record per partition per flush, each event in the
+      │            partition of its primary identifier; foreign records: one object)
+      │  ingest, one pass per event: decode + validate each item
+      │  (stream_processors.ingest.ingest_record), score, build the journey step
+      ├──► tp.events      (normalised events; in the raw record's partition)
+      ├──► tp.identity    (ONE partition; the stitching input: StitchInput items, the
+      │                    step already scored, in the order ingest saw them)
+      ├──► tp.scores      (InteractionScore, in the partition of touchpoint|location, the
+      │                    health stage's key; a survey: the touchpoint it is about)
+      ├──► tp.deadletter  (DeadLetter per bad item: origin = record + the item's index)
+      └──► tp.quarantine  (what a source that tripped the dead-letter policy sent
+                           (stream_processors.deadletter_policy); replayed by hand)
     tp.identity
       │  identity: stitch (stream_processors.stitching), table identity-graph
       ├──► tp.journey-commands  (batch records, each in the partition of its commands'
       │                          keys: place by canonical key, move_out by from_key)
-      ├──► tp.identity-links    (key: identifier, value: IdentityLink)
-      └──► tp.merges            (key: from_key, value: MergeRecord)
+      ├──► tp.identity-links    (IdentityLink)
+      └──► tp.merges            (MergeRecord)
     tp.journey-commands
       │  journeys: place | move_out | move_in (stream_processors.journey_commands),
       │  table journeys (keyed by canonical key: recent journeys or a redirect)
-      ├──► tp.journeys          (key: journey_id, value: JourneySnapshot)
+      ├──► tp.journeys          (JourneySnapshot)
       └──► tp.journey-commands  (move_in to the merge target; forwards past a redirect)
     tp.scores
       │  health: event-time windows against a baseline (stream_processors.health),
       │  table touchpoint-health (keyed like tp.scores)
-      └──► tp.degradations      (key: touchpoint|location, value: Degradation)
+      └──► tp.degradations      (Degradation, in the partition of touchpoint|location)
 
 The ClickHouse writer (``sinks``) consumes the result topics (sinks.routes) in
 a consumer group of its own, so a slow or absent ClickHouse never stalls this
@@ -318,7 +323,7 @@ def build_app(
         async for records in batches:
             try:
                 changed: dict[bytes, HealthState] = {}
-                degradations: list[bytes] = []
+                degradations: list[tuple[bytes, bytes]] = []
                 scores = [
                     s for r in records for s in unpack(r.value, SCORE_ADAPTER, SCORES_ADAPTER)
                 ]
@@ -339,9 +344,10 @@ def build_app(
                         continue
                     changed[key] = seen.state
                     for degradation in seen.degradations:
-                        degradations.append(degradation.encode())
+                        degradations.append((degradation.key(), degradation.encode()))
                         health_metrics.degraded(degradation)
-                await out.send_all(_unkeyed(topics.degradations, degradations))
+                # Keyed like the scores: one touchpoint's degradations stay in order.
+                await out.send_all(await out.batches(topics.degradations, degradations))
                 health_states.save(changed)  # once per key and take: one changelog record
             except Exception as error:
                 fail_fast("health could not judge a score", error)

@@ -1,12 +1,16 @@
-"""Internal topics carry batches: one Kafka record holds a JSON array of values.
+"""Every topic the project owns carries batches: one Kafka record holds a JSON array of values.
 
-Faust and aiokafka cost about 190 CPU µs to consume a record and 300-500 µs
-to send one, whatever its size (``touchpoints bench``, docs/performance.md),
-while the stitching logic needs tens of µs per event. The topics only the
-worker reads (``tp.identity``, ``tp.journey-commands``) therefore carry a
-batch per record: a JSON array whose items are exactly the single values the
-topic used to carry. A bare JSON object is still read as a batch of one, so
-records written before batching (or by hand with kcat) stay readable.
+Faust and the Python Kafka clients cost about 150-500 CPU µs per record,
+whatever its size (``touchpoints bench``, docs/performance.md), while the work
+per event is tens of µs. So a record carries a batch: a JSON array whose
+items are exactly the single values the topic is documented to carry. A bare
+JSON object (or any single value) is still read as a batch of one, so a
+foreign producer (kcat, another language) may send one event per record.
+
+The project's producers send ``tp.raw`` this way (producers/batching.py: one
+record per partition per flush, each event in the partition its primary
+identifier gives, :func:`partition_of`); the worker sends every output this
+way; the writer reads them (sinks/routes.py).
 
 Order is kept: the items of a record come in the order they were packed, and
 records of a partition in offset order. Pure: no Kafka.

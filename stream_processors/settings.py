@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -33,6 +33,10 @@ class WorkerSettings(DeadLetterPolicySettings):
     # Faust's producer waits this long to fill a batch: fewer, larger produce requests
     # (bench A/B, docs/performance.md: ingest 807 -> 1,203 events/s at 0.01 s vs 0).
     producer_linger_seconds: float = Field(default=0.01, ge=0, le=1)
+    # Compression of everything the worker sends. Batch records are large and
+    # compress well; lz4 cost the worker about 5 % of its CPU in a profile
+    # (docs/performance.md). "none" trades network and disk for CPU.
+    producer_compression: Literal["none", "lz4", "gzip"] = "lz4"
     # The ingest and health agents take up to this many records at once, waiting
     # at most this long (adds to latency). Ingest sends a take's events to the
     # stitching input as one batch record (schemas/batches.py), health writes each

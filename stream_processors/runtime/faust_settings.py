@@ -32,7 +32,9 @@ def app_settings(kafka: KafkaSettings, worker: WorkerSettings) -> dict[str, Any]
         "consumer_auto_offset_reset": "earliest",
         "topic_replication_factor": 1,
         "producer_acks": -1,
-        "producer_compression_type": "lz4",
+        "producer_compression_type": (
+            None if worker.producer_compression == "none" else worker.producer_compression
+        ),
         "producer_linger": worker.producer_linger_seconds,
         # Group membership: a killed worker's partitions move in seconds (docs/reliability.md).
         "broker_session_timeout": worker.broker_session_timeout_seconds,

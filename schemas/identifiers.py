@@ -36,6 +36,12 @@ class MissingIdentifierError(ValueError):
     """An event carried no identifier at all, so it cannot belong to any customer."""
 
 
+_KINDS: tuple[tuple[IdentifierType, str], ...] = tuple(
+    (kind, kind.value) for kind in IdentifierType
+)
+"""Each kind and its field name, in order of preference (the enum's ``.value`` costs a lookup)."""
+
+
 class Identifiers(BaseModel):
     """The identifiers one event carries; at least one must be present."""
 
@@ -69,9 +75,13 @@ class Identifiers(BaseModel):
 
     def present(self) -> list[tuple[IdentifierType, str]]:
         """All identifiers present, most preferred first."""
-        found = ((kind, getattr(self, kind.value)) for kind in IdentifierType)
+        found = ((kind, getattr(self, name)) for kind, name in _KINDS)
         return [(kind, value) for kind, value in found if value]
 
     def primary(self) -> tuple[IdentifierType, str]:
         """The most preferred identifier present: the event's partitioning key."""
-        return self.present()[0]
+        for kind, name in _KINDS:  # on every event's hot path: no list, no enum lookups
+            value = getattr(self, name)
+            if value:
+                return kind, value
+        raise MissingIdentifierError("event carries no identifier")  # the validator prevents it

@@ -54,6 +54,19 @@ class WorkerSettings(DeadLetterPolicySettings):
     # whose changelog is partitioned unlike its source (PartitionsMismatch).
     health_table_partitions: int = Field(default=4, ge=1)
     truth_recent_scores: int = Field(default=100_000, ge=1)
+    # State on disk (stream_processors/runtime/store.py): one RocksDB per table
+    # partition, so memory is set here, not by the number of customers. None:
+    # <tmp>/touchpoints-state. Keep it on a disk that survives restarts: a worker
+    # that finds its partitions there replays only the changelog's tail.
+    state_dir: Path | None = None
+    # Per partition DB: memtables of this size, at most this many (RocksDB's
+    # defaults, 64 MiB x 3, would cost ~200 MiB per partition).
+    state_memtable_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
+    state_max_memtables: int = Field(default=2, ge=2, le=8)
+    # Shared by every partition DB of the worker: the block cache, and a cap on
+    # all memtables together (charged to the same cache, so this is the bound).
+    state_block_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
+    state_memtables_total_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
 
     def ingest_policy(self) -> IngestPolicy:
         return IngestPolicy(

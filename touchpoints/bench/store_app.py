@@ -15,7 +15,8 @@ worker would.
   until Kafka acknowledged every changelog record:
   ``commit_batch`` (this store's batched path), ``table_set`` (Faust's
   ``table[key] = value`` on this store) or ``memory_set`` (``table[key] = value``
-  on Faust's memory store, what the worker does today).
+  on Faust's memory store, what the worker does today); ``idle`` sleeps 2 s
+  (what the process burns doing nothing, to judge the others' noise).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class StoreAppSettings(BaseSettings):
     partitions: int = 2
     status: Path
     mode: Literal["apply", "bench"] = "apply"
-    path: Literal["commit_batch", "table_set", "memory_set"] = "commit_batch"
+    path: Literal["commit_batch", "table_set", "memory_set", "idle"] = "commit_batch"
     keys: int = 20_000
     batch: int = 200
     value_bytes: int = 200
@@ -100,7 +101,9 @@ async def _bench(app: faust.App, table: Any, settings: StoreAppSettings) -> dict
     value = b"x" * settings.value_bytes
     producer: Any = app.producer
     cpu, wall = time.process_time(), time.perf_counter()
-    for start in range(0, settings.keys, settings.batch):
+    if settings.path == "idle":
+        await asyncio.sleep(2.0)
+    for start in range(0, 0 if settings.path == "idle" else settings.keys, settings.batch):
         keys = [
             f"key-{i}".encode() for i in range(start, min(start + settings.batch, settings.keys))
         ]

@@ -55,9 +55,10 @@ class WorkerSettings(DeadLetterPolicySettings):
     health_table_partitions: int = Field(default=4, ge=1)
     truth_recent_scores: int = Field(default=100_000, ge=1)
     # State on disk (stream_processors/runtime/store.py): one RocksDB per table
-    # partition, so memory is set here, not by the number of customers. None:
-    # <tmp>/touchpoints-state. Keep it on a disk that survives restarts: a worker
-    # that finds its partitions there replays only the changelog's tail.
+    # partition, so memory is set here, not by the number of customers. Keep it on
+    # a disk that survives restarts: a worker that finds its partitions there
+    # replays only the changelog's tail. None: a "state" folder in Faust's data
+    # dir (under the temp dir: set it in production).
     state_dir: Path | None = None
     # Per partition DB: memtables of this size, at most this many (RocksDB's
     # defaults, 64 MiB x 3, would cost ~200 MiB per partition).
@@ -67,6 +68,10 @@ class WorkerSettings(DeadLetterPolicySettings):
     # all memtables together (charged to the same cache, so this is the bound).
     state_block_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
     state_memtables_total_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    # A partition DB not written for longer is rebuilt from the changelog instead of
+    # catching up: the changelog drops tombstones after delete.retention.ms (24 h by
+    # default), and a DB that missed one would bring the deleted key back.
+    state_max_offline_seconds: float = Field(default=12 * 3600, gt=0)
 
     def ingest_policy(self) -> IngestPolicy:
         return IngestPolicy(

@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,7 @@ URL = f"{SCHEME}://local"  # not bare "tpdisk://": yarl finds an empty URL false
 RESERVED = b"\x00tp-store\x00"
 """Keys with this prefix are the store's own (the offset); table keys may not start with it."""
 OFFSET_KEY = RESERVED + b"offset"
+WRITTEN_KEY = RESERVED + b"written-at"
 
 Change = tuple[bytes, bytes | None]
 """A key and its new value; None deletes it (a tombstone in the changelog)."""
@@ -93,6 +95,17 @@ def last_offsets(offsets: Iterable[tuple[int, int]]) -> dict[int, int]:
         if offset > last.get(partition, -1):
             last[partition] = offset
     return last
+
+
+def too_old(written_at: float | None, now: float, max_age_seconds: float) -> bool:
+    """Whether a partition DB last written at ``written_at`` must be rebuilt, not caught up.
+
+    The compacted changelog drops a tombstone ``delete.retention.ms`` after it
+    was written (24 h by default). A DB that missed the tail for longer may
+    miss a deletion: its key would come back. Such a DB is deleted and the
+    partition replayed whole. A DB never written (None) has nothing to miss.
+    """
+    return written_at is not None and now - written_at > max_age_seconds
 
 
 def encode_offset(offset: int) -> bytes:
@@ -147,6 +160,7 @@ class StoreLimits:
     max_memtables: int = 2
     block_cache_bytes: int = 32 * 1024 * 1024
     memtables_total_bytes: int = 16 * 1024 * 1024
+    max_offline_seconds: float = 12 * 3600
 
     @classmethod
     def from_settings(cls, worker: WorkerSettings, default_root: Path) -> StoreLimits:
@@ -156,6 +170,7 @@ class StoreLimits:
             max_memtables=worker.state_max_memtables,
             block_cache_bytes=worker.state_block_cache_bytes,
             memtables_total_bytes=worker.state_memtables_total_bytes,
+            max_offline_seconds=worker.state_max_offline_seconds,
         )
 
 
@@ -168,6 +183,7 @@ class StateDisk:
     """
 
     limits: StoreLimits
+    clock: Callable[[], float] = time.time
     _cache: rocksdict.Cache = field(init=False)
     _memtables: rocksdict.WriteBufferManager = field(init=False)
 
@@ -199,7 +215,7 @@ class StateDisk:
 
     def open(self, path: Path) -> PartitionDB:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return PartitionDB(rocksdict.Rdict(str(path), self.options()))
+        return PartitionDB(rocksdict.Rdict(str(path), self.options()), self.clock)
 
     def cache_usage(self) -> int:
         """Bytes in the shared block cache (memtables included: they are charged to it)."""
@@ -209,8 +225,9 @@ class StateDisk:
 class PartitionDB:
     """One partition's keys and the offset of the last changelog record it holds."""
 
-    def __init__(self, db: rocksdict.Rdict) -> None:
+    def __init__(self, db: rocksdict.Rdict, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
 
     def get(self, key: bytes) -> bytes | None:
         value = self._db.get(key)
@@ -226,10 +243,16 @@ class PartitionDB:
                 batch.put(key, value)
         if offset is not None:
             batch.put(OFFSET_KEY, encode_offset(offset))
+            batch.put(WRITTEN_KEY, repr(self._clock()).encode())
         self._db.write(batch)
 
     def offset(self) -> int | None:
         return decode_offset(self.get(OFFSET_KEY))
+
+    def written_at(self) -> float | None:
+        """When (clock seconds) it last took a changelog offset; None: never."""
+        stored = self.get(WRITTEN_KEY)
+        return None if stored is None else float(stored)
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         for key, value in self._db.items():
@@ -399,7 +422,19 @@ class DiskStore(SerializedStore[bytes, bytes]):
                 self.close_partition(tp.partition)
         for tp in newly_assigned:
             if tp.topic == self.topic:
-                self.db(tp.partition)
+                self._open_current(tp.partition)
+
+    def _open_current(self, partition: int) -> None:
+        """Open the partition's DB; one offline too long is deleted first (:func:`too_old`)."""
+        written_at = self.db(partition).written_at()
+        if too_old(written_at, self.disk.clock(), self.disk.limits.max_offline_seconds):
+            log.warning(
+                "state on disk too old to catch up: replaying the whole changelog partition",
+                extra={"table": self.table_name, "partition": partition, "written_at": written_at},
+            )
+            self.close_partition(partition)
+            shutil.rmtree(self.partition_dir(partition), ignore_errors=True)
+            self.db(partition)
 
     async def on_recovery_completed(self, active_tps: Any, standby_tps: Any) -> None:
         log.info(

@@ -5,7 +5,8 @@ consumes through ``DiskStore.commit_batch``. Then, while it is down, records
 are written straight to its changelog (as another worker owning the partition
 would). Restarted on the same disk it must replay exactly those records; on a
 fresh disk it must replay the whole changelog; both times the table must hold
-exactly the expected state, deletions included.
+exactly the expected state, deletions included. A disk offline for longer
+than allowed must be rebuilt whole.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ PARTITIONS = 2
 
 
 @contextmanager
-def worker(isolated: Isolated, topic: str, state_dir: Path, log: Path) -> Iterator[Path]:
+def worker(
+    isolated: Isolated, topic: str, state_dir: Path, log: Path, **settings: str
+) -> Iterator[Path]:
     """Run the store app until the block ends; yields its status file."""
     status = state_dir.parent / f"status-{state_dir.name}-{time.monotonic_ns()}.json"
     env = {
@@ -44,6 +47,7 @@ def worker(isolated: Isolated, topic: str, state_dir: Path, log: Path) -> Iterat
         "TOUCHPOINTS_STORE_APP_PARTITIONS": str(PARTITIONS),
         "TOUCHPOINTS_STORE_APP_STATUS": str(status),
         "TOUCHPOINTS_WORKER_STATE_DIR": str(state_dir),
+        **{f"TOUCHPOINTS_WORKER_STATE_{name.upper()}": value for name, value in settings.items()},
     }
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -134,3 +138,11 @@ def test_restart_replays_the_tail_and_a_new_disk_the_whole_changelog(
         fresh = wait_for(lambda: read(status), lambda s: "state" in s, 90, "start on a fresh disk")
     assert fresh["replayed"] == 105 + len(tail)
     assert fresh["state"] == expected
+
+    # 5. The first disk again, but offline longer than allowed (tombstones may be gone
+    #    from the changelog): it is rebuilt from the whole changelog, not caught up.
+    time.sleep(1.5)
+    with worker(isolated, topic, disk, log, max_offline_seconds="1") as status:
+        rebuilt = wait_for(lambda: read(status), lambda s: "state" in s, 90, "start on an old disk")
+    assert rebuilt["replayed"] == 105 + len(tail)
+    assert rebuilt["state"] == expected

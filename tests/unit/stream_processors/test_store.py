@@ -15,6 +15,7 @@ from stream_processors.runtime.store import (
     changes_by_partition,
     fill,
     last_offsets,
+    too_old,
 )
 
 
@@ -105,3 +106,24 @@ def test_a_partition_db_writes_changes_and_offset_together_and_keeps_them(tmp_pa
     reopened.write([(b"e", b"5")], None)  # no offset: it stays
     assert reopened.offset() == 43
     reopened.close()
+
+
+def test_a_db_offline_longer_than_tombstones_live_is_rebuilt_not_caught_up() -> None:
+    assert not too_old(None, 1_000_000.0, 3600)  # never written: nothing to miss
+    assert not too_old(1000.0, 1000.0 + 3600, 3600)
+    assert too_old(1000.0, 1000.0 + 3601, 3600)
+
+
+def test_a_partition_db_remembers_when_it_took_an_offset(tmp_path: Path) -> None:
+    now = [5000.0]
+    disk = StateDisk(StoreLimits(root=tmp_path), clock=lambda: now[0])
+    db = disk.open(tmp_path / "0.db")
+    assert db.written_at() is None
+    db.write([(b"a", b"1")], 3)
+    now[0] = 6000.0
+    db.write([(b"b", b"2")], None)  # table[key] = value: the offset comes with the ack
+    assert db.written_at() == 5000.0
+    db.write((), 4)
+    assert db.written_at() == 6000.0
+    assert dict(db.items()) == {b"a": b"1", b"b": b"2"}
+    db.close()

@@ -113,6 +113,7 @@ def test_restart_replays_the_tail_and_a_new_disk_the_whole_changelog(
             del expected[f"key-{i}"]
         first = wait_for(lambda: read(status), lambda s: s.get("state") == expected, 10, "state")
     assert first["replayed"] == 0
+    assert sorted(first["found"]) == sorted(expected)
     assert end_offsets(isolated, changelog) == 105
 
     # 2. Meanwhile another owner changes 7 keys: 4 puts (2 new), 3 deletes.
@@ -132,12 +133,14 @@ def test_restart_replays_the_tail_and_a_new_disk_the_whole_changelog(
         again = wait_for(lambda: read(status), lambda s: "state" in s, 90, "restart on same disk")
     assert again["replayed"] == len(tail)
     assert again["state"] == expected
+    assert sorted(again["found"]) == sorted(expected)
 
     # 4. A fresh disk: the whole changelog (105 + 7 records) comes back.
     with worker(isolated, topic, tmp_path / "disk-b", log) as status:
         fresh = wait_for(lambda: read(status), lambda s: "state" in s, 90, "start on a fresh disk")
     assert fresh["replayed"] == 105 + len(tail)
     assert fresh["state"] == expected
+    assert sorted(fresh["found"]) == sorted(expected)
 
     # 5. The first disk again, but offline longer than allowed (tombstones may be gone
     #    from the changelog): it is rebuilt from the whole changelog, not caught up.
@@ -146,3 +149,4 @@ def test_restart_replays_the_tail_and_a_new_disk_the_whole_changelog(
         rebuilt = wait_for(lambda: read(status), lambda s: "state" in s, 90, "start on an old disk")
     assert rebuilt["replayed"] == 105 + len(tail)
     assert rebuilt["state"] == expected
+    assert sorted(rebuilt["found"]) == sorted(expected)

@@ -8,8 +8,9 @@ worker would.
 * ``mode=apply``: the agent takes records of ``topic`` (key, value; no value =
   delete) and commits each take's changes with ``DiskStore.commit_batch``. It
   writes ``status`` (JSON) twice a second: whether recovery completed, how many
-  changelog records recovery applied, how many records it processed and the
-  table's whole content (tests keep it small).
+  changelog records recovery applied, how many records it processed, the
+  table's whole content (tests keep it small) and which of its keys a lookup
+  by key finds (in the partition DB its key hashes to).
 * ``mode=bench``: once recovered, a timer writes ``keys`` small keys in batches
   of ``batch`` through one ``path`` and reports the CPU seconds of the process
   until Kafka acknowledged every changelog record:
@@ -89,6 +90,8 @@ def build(kafka: KafkaSettings, worker: WorkerSettings, settings: StoreAppSettin
             store = disk_store(table)
             status["replayed"] = store.replayed
             status["state"] = {k.decode(): v.decode() for k, v in table.items()}
+            # Each key read back by key: found only in the DB of its own partition.
+            status["found"] = [k for k in status["state"] if table.get(k.encode()) is not None]
         partial = settings.status.with_suffix(".partial")
         partial.write_text(json.dumps(status))
         partial.rename(settings.status)  # atomic: the reader never sees half a file

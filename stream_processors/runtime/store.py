@@ -7,7 +7,7 @@ timers, and their tables are partitioned by key (``use_partitioner=True``), so
 that store would raise on the first write, or file keys under the wrong
 partition (docs: /work/shared/research/throughput.md, section 2).
 
-This store (:class:`DiskStore`, URL ``tpdisk://``, registered for Faust by the
+This store (:class:`DiskStore`, URL scheme ``tpdisk``, registered for Faust by the
 package's ``faust.stores`` entry point) keeps Faust's table machinery:
 changelog topic, assignment, recovery, standbys. What differs:
 

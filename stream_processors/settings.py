@@ -78,6 +78,25 @@ class WorkerSettings(DeadLetterPolicySettings):
     # partitions move to the others only after the session timeout. None: dynamic.
     group_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._\-]+$")
 
+    # State on disk (stream_processors/runtime/store.py): one RocksDB per table
+    # partition, so memory is set here, not by the number of customers. Keep it on
+    # a disk that survives restarts: a worker that finds its partitions there
+    # replays only the changelog's tail. None: a "state" folder in Faust's data
+    # dir (under the temp dir: set it in production).
+    state_dir: Path | None = None
+    # Per partition DB: memtables of this size, at most this many (RocksDB's
+    # defaults, 64 MiB x 3, would cost ~200 MiB per partition).
+    state_memtable_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
+    state_max_memtables: int = Field(default=2, ge=2, le=8)
+    # Shared by every partition DB of the worker: the block cache, and a cap on
+    # all memtables together (charged to the same cache, so this is the bound).
+    state_block_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
+    state_memtables_total_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    # A partition DB not written for longer is rebuilt from the changelog instead of
+    # catching up: the changelog drops tombstones after delete.retention.ms (24 h by
+    # default), and a DB that missed one would bring the deleted key back.
+    state_max_offline_seconds: float = Field(default=12 * 3600, gt=0)
+
     @model_validator(mode="after")
     def _heartbeats_fit_the_session(self) -> Self:
         # Kafka's rule of thumb: at least three heartbeats per session, so one lost

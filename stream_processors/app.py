@@ -89,6 +89,7 @@ from stream_processors.labels import LabelGuard
 from stream_processors.metrics import HealthMetrics, IngestMetrics
 from stream_processors.runtime.faust_settings import app_settings
 from stream_processors.runtime.out import FailOnSendError, Out, Send, fail_fast
+from stream_processors.runtime.store import StateDisk, StoreLimits, disk_store, state_root
 from stream_processors.runtime.transport import Transport as RewindingTransport
 from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
@@ -115,6 +116,8 @@ def build_app(
     (its table must match it); the wiring reads it from Kafka.
     """
     app = faust.App(worker.app_id, **app_settings(kafka, worker))
+    # Table state on disk (stream_processors/runtime/store.py): memory set by settings.
+    disk = StateDisk(StoreLimits.from_settings(worker, state_root(app, worker)))
     # Partitions never committed restart from their beginning after a rebalance
     # (stream_processors.kafka_transport): Faust may have dropped what it fetched.
     app.transport = RewindingTransport(app.conf.broker_consumer, app)
@@ -197,6 +200,7 @@ def build_app(
         key_type=bytes,
         value_type=bytes,
         use_partitioner=True,  # written after a batch's sends, outside any one event
+        **disk.table_kwargs(),
     )
     graphs = _GraphHolder(graph_table, journeys.identity_policy())
     journey_metrics = JourneyMetrics(registry)
@@ -223,7 +227,7 @@ def build_app(
                 sends = _command_sends(topics.journey_commands, commands, journey_partitions)
                 sends += _unkeyed(topics.merges, merges) + _unkeyed(topics.identity_links, links)
                 await out.deliver(sends)  # outputs first: a crash now repeats them, loses nothing
-                graphs.write(entries)
+                await graphs.write(entries)
             except Exception as error:
                 fail_fast("identity could not stitch a batch", error)
 
@@ -237,6 +241,7 @@ def build_app(
         key_type=bytes,
         value_type=bytes,
         use_partitioner=True,  # written after a batch's sends, outside any one event
+        **disk.table_kwargs(),
     )
     journey_policy = journeys.journey_policy()
     store = _JourneyStore(journey_table, journey_partitions)
@@ -259,7 +264,7 @@ def build_app(
                             published.add(outcome)
                             journey_metrics.handled(command, outcome)
                     await out.deliver(_journey_sends(published, topics, journey_partitions))
-                    store.save(changed)
+                    await store.save(changed)
             except Exception as error:
                 fail_fast("journeys could not handle a batch", error)
 
@@ -290,7 +295,7 @@ def build_app(
                         published.add(outcome)
                         journey_metrics.closed_idle.inc()
                 await out.deliver(_journey_sends(published, topics, journey_partitions))
-                store.save(changed)
+                await store.save(changed)
         except Exception as error:
             fail_fast("journeys could not close idle journeys", error)
 
@@ -308,6 +313,7 @@ def build_app(
         # source/changelog partition check, which raised PartitionsMismatch ("changelog
         # has 0 partitions") when the first write came before the changelog's metadata.
         use_partitioner=True,
+        **disk.table_kwargs(),
     )
     detector = worker.health_policy()
     health_metrics = HealthMetrics(registry, max_locations=worker.max_locations)
@@ -347,8 +353,8 @@ def build_app(
                         degradations.append((degradation.key(), degradation.encode()))
                         health_metrics.degraded(degradation)
                 # Keyed like the scores: one touchpoint's degradations stay in order.
-                await out.send_all(await out.batches(topics.degradations, degradations))
-                health_states.save(changed)  # once per key and take: one changelog record
+                await out.deliver(await out.batches(topics.degradations, degradations))
+                await health_states.save(changed)  # outputs first; one record per changed key
             except Exception as error:
                 fail_fast("health could not judge a score", error)
 
@@ -391,10 +397,13 @@ class _JourneyStore:
         stored = self.table.get(key.encode())
         return None if stored is None else KeyState.model_validate_json(stored)
 
-    def save(self, changed: dict[str, KeyState]) -> None:
+    async def save(self, changed: dict[str, KeyState]) -> None:
+        """Write the changed keys' states (one changelog batch), then the idle index."""
         index = self._index()
+        await disk_store(self.table).commit_batch(
+            {key.encode(): state.model_dump_json().encode() for key, state in changed.items()}
+        )
         for key, state in changed.items():
-            self.table[key.encode()] = state.model_dump_json().encode()
             since = open_since(state)
             if since is None:
                 index.pop(key, None)
@@ -439,11 +448,11 @@ class _HealthStore:
             return cached[1]
         return decode_state(stored, score.touchpoint, score.location)
 
-    def save(self, changed: dict[bytes, HealthState]) -> None:
+    async def save(self, changed: dict[bytes, HealthState]) -> None:
+        encoded = {key: encode_state(state) for key, state in changed.items()}
+        await disk_store(self._table).commit_batch(encoded)
         for key, state in changed.items():
-            encoded = encode_state(state)
-            self._table[key] = encoded
-            self._decoded[key] = (encoded, state)
+            self._decoded[key] = (encoded[key], state)
 
 
 class _GraphHolder:
@@ -477,11 +486,14 @@ class _GraphHolder:
             log.info("identity graph loaded", extra={"identifiers": len(self._graph)})
         return self._graph
 
-    def write(self, entries: dict[str, Entry]) -> None:
-        for key, entry in entries.items():
-            self._table[key.encode()] = encode_entry(entry)
+    async def write(self, entries: dict[str, Entry]) -> None:
+        """A batch's entries and the next sequence number, in one changelog batch."""
+        changed: dict[bytes, bytes | None] = {
+            k.encode(): encode_entry(e) for k, e in entries.items()
+        }
+        changed[self._SEQ] = str(self._seq + 1).encode()
+        await disk_store(self._table).commit_batch(changed)
         self._seq += 1
-        self._table[self._SEQ] = str(self._seq).encode()
 
 
 async def _changelog_known(app: faust.App, table: Any) -> None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -471,3 +472,23 @@ def disk_store(table: Any) -> DiskStore:
     if not isinstance(store, DiskStore):
         raise TypeError(f"table {table.name} is not kept by {URL}: {type(store).__name__}")
     return store
+
+
+def state_root(app: Any, worker: WorkerSettings) -> Path:
+    """Where this worker keeps its partition DBs when ``state_dir`` is not set.
+
+    RocksDB locks a DB to one process, and two workers on one host (tests, the
+    bench, a laptop) each open their partitions and standbys. So the default is
+    a folder of this worker's slot under Faust's data dir: its static group
+    instance id, else its metrics port (stable across restarts, so a restarted
+    worker finds its state and replays only the changelog's tail), else (port 0)
+    its process id, which starts from the changelog every time. Production sets
+    ``TOUCHPOINTS_WORKER_STATE_DIR`` on a disk that survives restarts.
+    """
+    if worker.group_instance_id:
+        slot = f"instance-{worker.group_instance_id}"
+    elif worker.metrics_port:
+        slot = f"port-{worker.metrics_port}"
+    else:
+        slot = f"pid-{os.getpid()}"
+    return Path(app.conf.datadir) / "state" / slot

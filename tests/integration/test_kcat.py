@@ -103,3 +103,34 @@ def test_events_produced_with_kcat_land_in_clickhouse_and_a_malformed_one_in_dea
     dead = query(isolated, "SELECT event_id, reason, detail FROM dead_letters FINAL")
     assert dead == [(malformed["event_id"], "missing_identifier", dead[0][2])]
     assert "no identifier" in str(dead[0][2])
+
+
+def test_a_batch_record_from_kcat_lands_item_by_item_and_its_bad_item_alone(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    prepare(isolated)
+    good = events(datetime.now(UTC) - timedelta(minutes=1))
+    malformed = {**good[0], "event_id": str(uuid.uuid4()), "identifiers": {}}
+    batch_schema = json.loads((REPO / "schemas" / "json" / "raw-batch.schema.json").read_text())
+    jsonschema.Draft202012Validator(batch_schema).validate(good)  # what a producer checks
+
+    # One record: a JSON array of events (docs/adding-a-source.md, batch records).
+    (tmp_path / "events.tsv").write_text(f"batch\t{json.dumps([*good, malformed])}\n")
+    command = [isolated.kafka.topics.raw if part == "tp.raw" else part
+               for part in kcat_command_from_doc()]  # fmt: skip
+    subprocess.run(command, cwd=tmp_path, check=True, timeout=60)
+
+    with (
+        component(isolated, tmp_path, "worker", "--metrics-port", WORKER_PORT),
+        component(isolated, tmp_path, "writer", "--metrics-port", WRITER_PORT),
+    ):
+        wait_for(
+            lambda: query(isolated, "SELECT (SELECT count() FROM events FINAL), "
+                                    "(SELECT count() FROM dead_letters FINAL)")[0],
+            lambda counts: counts == (len(good), 1),
+            timeout=120,
+            what="3 events and 1 dead letter from one kcat batch record",
+        )  # fmt: skip
+    dead = query(isolated, "SELECT event_id, reason, origin_offset, origin_in_batch, "
+                           "origin_index FROM dead_letters FINAL")  # fmt: skip
+    assert dead == [(malformed["event_id"], "missing_identifier", 0, 1, len(good))]

@@ -34,7 +34,7 @@ newest open step, seen now.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -97,3 +97,19 @@ class CloseClock:
                 if clock.watermark - since > gap
             )
         return due
+
+    def watermarks(self, partitions: Iterable[int], now: datetime) -> dict[int, datetime]:
+        """The watermark at ``now`` of each of ``partitions`` that has a clock.
+
+        Also those with no open journey left (their clocks move on with the wall
+        clock, as in :meth:`due`), so a partition whose customers all left still
+        ages their journeys out (``journey_evict``). A partition without a clock
+        (none of its journeys was open since this process started) has none.
+        """
+        marks: dict[int, datetime] = {}
+        for partition in partitions:
+            held = self.partitions.get(partition)
+            if held is not None:
+                clock = self.partitions[partition] = held.advance(None, now)
+                marks[partition] = clock.watermark
+        return marks

@@ -293,7 +293,8 @@ def build_app(
                 await out.deliver(_journey_sends(published, topics, journey_partitions))
                 store.save(changed)
                 if not app.in_recovery:  # a tombstone must not precede records still read
-                    for eviction in store.evict(close_clock.watermarks(owned, now), now):
+                    marks = close_clock.watermarks(owned, now, store.newest)
+                    for eviction in store.evict(marks, now):
                         journey_metrics.evicted(eviction)
         except Exception as error:
             fail_fast("journeys could not close idle journeys", error)
@@ -395,6 +396,9 @@ class _JourneyStore:
         self._open: dict[str, datetime] | None = None
         self._evictable = EvictionIndex()
         self._owned: set[int] = set()
+        self.newest: dict[int, datetime] = {}
+        """Per partition, the newest last step of a key indexed for eviction (its clock's
+        start when no journey there was open since this process started)."""
 
     def load(self, key: str) -> KeyState | None:
         stored = self.table.get(key.encode())
@@ -457,6 +461,9 @@ class _JourneyStore:
             if partition is None:
                 partition = partition_of(key, self._partitions)
             self._evictable.update(key, partition, due)
+            if state.journeys:
+                newest = state.journeys[-1].last_at
+                self.newest[partition] = max(newest, self.newest.get(partition, newest))
 
     def _index(self) -> dict[str, datetime]:
         if self._open is None:

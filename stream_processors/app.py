@@ -83,7 +83,9 @@ from stream_processors.journey_commands import (
     open_since,
     partition_of,
 )
+from stream_processors.journey_evict import Eviction, EvictionIndex, due_at, evict
 from stream_processors.journey_metrics import JourneyMetrics
+from stream_processors.journey_model import JourneyPolicy
 from stream_processors.journey_settings import JourneySettings
 from stream_processors.labels import LabelGuard
 from stream_processors.metrics import HealthMetrics, IngestMetrics
@@ -244,7 +246,7 @@ def build_app(
         **disk.table_kwargs(),
     )
     journey_policy = journeys.journey_policy()
-    store = _JourneyStore(journey_table, journey_partitions)
+    store = _JourneyStore(journey_table, journey_partitions, journey_policy)
 
     @app.agent(commands_topic, name="journeys")
     async def journeys_agent(stream: faust.StreamT[bytes]) -> None:
@@ -270,7 +272,10 @@ def build_app(
 
     # Journeys closed by inactivity get their closed version from this timer, on
     # the worker that owns the key's partition (no event needs to arrive), at the
-    # partition's event-time watermark, not the wall clock (journey_clock).
+    # partition's event-time watermark, not the wall clock (journey_clock). Then,
+    # at the same watermark, what is past the horizon leaves the table
+    # (journey_evict); that publishes nothing: every journey evicted is closed,
+    # and its closed version is already on tp.journeys.
     close_clock = CloseClock(journey_policy)
 
     @app.timer(interval=journeys.close_idle_every_seconds)  # type: ignore[untyped-decorator]
@@ -281,6 +286,7 @@ def build_app(
                 now = clock()
                 owned = {tp.partition for tp in app.assignor.assigned_actives()
                          if tp.topic == commands_topic.get_topic_name()}  # fmt: skip
+                store.own(owned)
                 changed: dict[str, KeyState] = {}
                 published = Publications()
                 for key, watermark in close_clock.due(store.open_by_partition(owned), now):
@@ -296,6 +302,10 @@ def build_app(
                         journey_metrics.closed_idle.inc()
                 await out.deliver(_journey_sends(published, topics, journey_partitions))
                 await store.save(changed)
+                if not app.in_recovery:  # a tombstone must not precede records still read
+                    marks = close_clock.watermarks(owned, now, store.newest)
+                    for eviction in await store.evict(marks, now):
+                        journey_metrics.evicted(eviction)
         except Exception as error:
             fail_fast("journeys could not close idle journeys", error)
 
@@ -378,20 +388,29 @@ def _journey_sends(published: Publications, topics: Topics, partitions: int) -> 
 
 
 class _JourneyStore:
-    """The journeys table, a lock shared by the agent and the timer, and an idle index.
+    """The journeys table, a lock shared by the agent and the timer, and two indexes.
 
     The lock keeps the timer from writing back a state the agent changed while
-    either awaited Kafka. The index (key -> when its open journey last moved)
-    lets the timer visit only keys that may be idle; it is rebuilt from the
-    table on first use, so it survives restarts, and filtered by the partitions
-    this worker owns now, so a rebalance leaves no one closing another's keys.
+    either awaited Kafka. The open index (key -> when its open journey last
+    moved) lets the timer visit only keys that may be idle; the eviction index
+    (``journey_evict.EvictionIndex``) only keys that may be past the horizon.
+    Both are rebuilt from the table on first use, so they survive restarts, and
+    again when this worker gains a partition (its keys came from the changelog,
+    written by another worker); they are filtered by the partitions this worker
+    owns now, so a rebalance leaves no one closing or deleting another's keys.
     """
 
-    def __init__(self, table: Any, partitions: int) -> None:
+    def __init__(self, table: Any, partitions: int, policy: JourneyPolicy) -> None:
         self.table = table
         self.lock = asyncio.Lock()
         self._partitions = partitions
+        self._policy = policy
         self._open: dict[str, datetime] | None = None
+        self._evictable = EvictionIndex()
+        self._owned: set[int] = set()
+        self.newest: dict[int, datetime] = {}
+        """Per partition, the newest last step of a key indexed for eviction (its clock's
+        start when no journey there was open since this process started)."""
 
     def load(self, key: str) -> KeyState | None:
         stored = self.table.get(key.encode())
@@ -409,6 +428,40 @@ class _JourneyStore:
                 index.pop(key, None)
             else:
                 index[key] = since
+            self._index_eviction(key, state)
+
+    def own(self, owned: set[int]) -> None:
+        """The partitions owned now: a gained one has keys the indexes never saw."""
+        if owned - self._owned:
+            self._open = None
+        self._owned = set(owned)
+
+    async def evict(self, watermarks: dict[int, datetime], now: datetime) -> list[Eviction]:
+        """Evict, at each owned partition's watermark, what is past the horizon; delete
+        keys left with nothing (a tombstone in the changelog). Returns what changed.
+
+        Every change of one tick goes out as one changelog batch (the disk store)."""
+        self._index()
+        done: list[Eviction] = []
+        writes: dict[bytes, bytes | None] = {}
+        for key, watermark in self._evictable.due(watermarks.items()):
+            state = self.load(key)
+            if state is None:
+                self._evictable.forget(key)
+                continue
+            eviction = evict(state, self._policy, watermark, now)
+            if eviction.delete:
+                writes[key.encode()] = None
+                self._evictable.forget(key)
+                self._index().pop(key, None)
+            elif eviction.state is not None:
+                writes[key.encode()] = eviction.state.model_dump_json().encode()
+                self._index_eviction(key, eviction.state)
+            if eviction.changed:
+                done.append(eviction)
+        if writes:
+            await disk_store(self.table).commit_batch(writes)
+        return done
 
     def open_by_partition(self, owned: set[int]) -> dict[int, dict[str, datetime]]:
         """Per owned partition, its keys with an open journey and when that journey last moved."""
@@ -419,13 +472,29 @@ class _JourneyStore:
                 found.setdefault(partition, {})[key] = since
         return found
 
+    def _index_eviction(self, key: str, state: KeyState) -> None:
+        due = due_at(state, self._policy)
+        if due is None:
+            self._evictable.forget(key)
+        else:  # the partition hashed once per key while it is indexed, not per tick
+            partition = self._evictable.partition(key)
+            if partition is None:
+                partition = partition_of(key, self._partitions)
+            self._evictable.update(key, partition, due)
+            if state.journeys:
+                newest = state.journeys[-1].last_at
+                self.newest[partition] = max(newest, self.newest.get(partition, newest))
+
     def _index(self) -> dict[str, datetime]:
         if self._open is None:
             self._open = {}
+            self._evictable = EvictionIndex()
             for raw_key, value in self.table.items():
-                since = open_since(KeyState.model_validate_json(value))
+                key, state = raw_key.decode(), KeyState.model_validate_json(value)
+                since = open_since(state)
                 if since is not None:
-                    self._open[raw_key.decode()] = since
+                    self._open[key] = since
+                self._index_eviction(key, state)
         return self._open
 
 

@@ -34,7 +34,7 @@ newest open step, seen now.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -97,3 +97,28 @@ class CloseClock:
                 if clock.watermark - since > gap
             )
         return due
+
+    def watermarks(
+        self,
+        partitions: Iterable[int],
+        now: datetime,
+        seen: Mapping[int, datetime] | None = None,
+    ) -> dict[int, datetime]:
+        """The watermark at ``now`` of each of ``partitions`` that has a clock or a ``seen``.
+
+        Also those with no open journey left (their clocks move on with the wall
+        clock, as in :meth:`due`), so a partition whose customers all left still
+        ages their journeys out (``journey_evict``). ``seen``: per partition, the
+        newest step its keys hold (closed journeys too): a partition that had no
+        open journey since this process started (after a restart; or every
+        journey there one purchase) starts its clock there, seen ``now``.
+        """
+        marks: dict[int, datetime] = {}
+        for partition in partitions:
+            held = self.partitions.get(partition)
+            if held is None and seen is not None and partition in seen:
+                held = PartitionClock.start(seen[partition], now)
+            if held is not None:
+                clock = self.partitions[partition] = held.advance(None, now)
+                marks[partition] = clock.watermark
+        return marks

@@ -109,6 +109,9 @@ class KeyState(BaseModel):
 
     journeys: tuple[Journey, ...] = ()
     redirect: str | None = None
+    redirected_at: datetime | None = None
+    """Processing time the redirect was made (its retention counts from it,
+    ``journey_evict``); None on redirects written before it was kept."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ def handle(
     redirect = current.redirect
     cycle = command.hops >= MAX_HOPS
     if isinstance(command, MoveOut):
-        return _move_out(current, command)
+        return _move_out(current, command, now)
     if redirect is not None and not cycle:
         forwarded = command.model_copy(update={"key": redirect, "hops": command.hops + 1})
         return Outcome(forward=(forwarded,))
@@ -217,12 +220,16 @@ def _score(
     )
 
 
-def _move_out(current: KeyState, command: MoveOut) -> Outcome:
-    """Hand the key's journeys on. A key moves once: a repeat (a redelivered merge) is a no-op."""
+def _move_out(current: KeyState, command: MoveOut, now: datetime) -> Outcome:
+    """Hand the key's journeys on. A key moves once: a repeat (a redelivered merge) is a no-op.
+
+    The redirect is stamped with ``now``: it is kept a horizon past that (``journey_evict``).
+    """
     if current.redirect is not None:
         return Outcome(duplicate=True)
     moved = MoveIn(key=command.into_key, from_key=command.key, journeys=current.journeys)
-    return Outcome(state=KeyState(redirect=command.into_key), forward=(moved,))
+    redirect = KeyState(redirect=command.into_key, redirected_at=now)
+    return Outcome(state=redirect, forward=(moved,))
 
 
 def _updated(

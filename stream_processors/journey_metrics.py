@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter
 
 from stream_processors.journey_commands import Command, Outcome
+from stream_processors.journey_evict import Eviction
 from stream_processors.stitching import Stitched
 
 
@@ -38,6 +39,19 @@ class JourneyMetrics:
             "Journeys the timer closed after the inactivity gap.",
             registry=registry,
         )
+        self.evicted_journeys = Counter(
+            "touchpoints_journeys_evicted_total",
+            "Closed journeys that left the worker's state, their last step a horizon "
+            "(allowed lateness + inactivity gap) behind the partition's watermark.",
+            registry=registry,
+        )
+        self.deleted_keys = Counter(
+            "touchpoints_journey_keys_deleted_total",
+            "Canonical keys deleted from the journeys table, by what they held last "
+            "(journeys: all evicted; redirect: a merged key's redirect past its retention).",
+            ["held"],
+            registry=registry,
+        )
         self.snapshots = Counter(
             "touchpoints_journey_snapshots_total",
             "Journey versions and retirements published.",
@@ -64,3 +78,9 @@ class JourneyMetrics:
         self.commands.labels(command.kind, result).inc()
         for snapshot in outcome.snapshots:
             self.snapshots.labels("version" if snapshot.journey else "retired").inc()
+
+    def evicted(self, eviction: Eviction) -> None:
+        if eviction.journeys:
+            self.evicted_journeys.inc(eviction.journeys)
+        if eviction.delete:
+            self.deleted_keys.labels("redirect" if eviction.redirect else "journeys").inc()

@@ -78,7 +78,7 @@ def test_a_merge_moves_the_anonymous_journey_into_the_customers_in_event_time_or
         assert bus.deliver(command) == []
     forwarded = bus.deliver(MoveOut(key=ANON, into_key=CUSTOMER, cause_event_id=uuid.uuid4()))
     assert [type(c) for c in forwarded] == [MoveIn]
-    assert bus.states[ANON] == KeyState(redirect=CUSTOMER)
+    assert bus.states[ANON] == KeyState(redirect=CUSTOMER, redirected_at=NOW)
     bus.deliver(forwarded[0])
     [journey] = bus.journeys(CUSTOMER)
     expected = [c.step.event_id for c in [*browse, failed]]

@@ -405,7 +405,8 @@ class _JourneyStore:
         self.lock = asyncio.Lock()
         self._partitions = partitions
         self._policy = policy
-        self._open: dict[str, datetime] | None = None
+        self._open: dict[str, tuple[int, datetime]] | None = None
+        """Key -> (its partition, hashed once; when its open journey last moved)."""
         self._evictable = EvictionIndex()
         self._owned: set[int] = set()
         self.newest: dict[int, datetime] = {}
@@ -427,7 +428,7 @@ class _JourneyStore:
             if since is None:
                 index.pop(key, None)
             else:
-                index[key] = since
+                index[key] = (self._partition(key), since)
             self._index_eviction(key, state)
 
     def own(self, owned: set[int]) -> None:
@@ -466,9 +467,8 @@ class _JourneyStore:
     def open_by_partition(self, owned: set[int]) -> dict[int, dict[str, datetime]]:
         """Per owned partition, its keys with an open journey and when that journey last moved."""
         found: dict[int, dict[str, datetime]] = {}
-        for key, since in self._index().items():
-            partition = partition_of(key, self._partitions)
-            if partition in owned:
+        for key, (partition, since) in self._index().items():
+            if partition in owned:  # no hashing per tick: the timer visits every open key
                 found.setdefault(partition, {})[key] = since
         return found
 
@@ -485,16 +485,24 @@ class _JourneyStore:
                 newest = state.journeys[-1].last_at
                 self.newest[partition] = max(newest, self.newest.get(partition, newest))
 
-    def _index(self) -> dict[str, datetime]:
+    def _partition(self, key: str) -> int:
+        """The key's partition, hashed once while either index holds it."""
+        known = self._open.get(key) if self._open is not None else None
+        if known is not None:
+            return known[0]
+        partition = self._evictable.partition(key)
+        return partition_of(key, self._partitions) if partition is None else partition
+
+    def _index(self) -> dict[str, tuple[int, datetime]]:
         if self._open is None:
             self._open = {}
             self._evictable = EvictionIndex()
             for raw_key, value in self.table.items():
                 key, state = raw_key.decode(), KeyState.model_validate_json(value)
+                self._index_eviction(key, state)
                 since = open_since(state)
                 if since is not None:
-                    self._open[key] = since
-                self._index_eviction(key, state)
+                    self._open[key] = (self._partition(key), since)
         return self._open
 
 

@@ -31,11 +31,11 @@ class WorkerSettings(DeadLetterPolicySettings):
     max_event_age_seconds: float = Field(default=30 * 86_400, gt=0)
     max_locations: int = Field(default=200, ge=1, description="metric label cardinality guard")
     # Faust's producer waits this long to fill a batch: fewer, larger produce requests
-    # (bench A/B, docs/performance.md: ingest 807 -> 1,203 events/s at 0.01 s vs 0).
+    # (bench A/B of 2026-11-23: ingest 807 -> 1,203 events/s at 0.01 s vs 0).
     producer_linger_seconds: float = Field(default=0.01, ge=0, le=1)
     # Compression of everything the worker sends. Batch records are large and
     # compress well; lz4 cost the worker about 5 % of its CPU in a profile
-    # (docs/performance.md). "none" trades network and disk for CPU.
+    # (docs/performance.md, the worker's profile). "none" trades network and disk for CPU.
     producer_compression: Literal["none", "lz4", "gzip"] = "lz4"
     # The ingest and health agents take up to this many records at once, waiting
     # at most this long (adds to latency). Ingest sends a take's events to the

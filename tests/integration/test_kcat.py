@@ -65,6 +65,28 @@ def primary_key(identifiers: dict[str, str]) -> str:
     return next(identifiers[name] for name in names if name in identifiers)
 
 
+def kcat_through_the_pipeline(
+    isolated: Isolated, tmp_path: Path, lines: list[str], *, events: int, dead_letters: int
+) -> None:
+    """Produce ``key<TAB>value`` lines with the doc's kcat command, then run the pipeline
+    until ClickHouse holds that many events and dead letters."""
+    (tmp_path / "events.tsv").write_text("\n".join(lines) + "\n")
+    command = [isolated.kafka.topics.raw if part == "tp.raw" else part
+               for part in kcat_command_from_doc()]  # fmt: skip
+    subprocess.run(command, cwd=tmp_path, check=True, timeout=60)
+    with (
+        component(isolated, tmp_path, "worker", "--metrics-port", WORKER_PORT),
+        component(isolated, tmp_path, "writer", "--metrics-port", WRITER_PORT),
+    ):
+        wait_for(
+            lambda: query(isolated, "SELECT (SELECT count() FROM events FINAL), "
+                                    "(SELECT count() FROM dead_letters FINAL)")[0],
+            lambda counts: counts == (events, dead_letters),
+            timeout=120,
+            what=f"{events} events and {dead_letters} dead letters from kcat",
+        )  # fmt: skip
+
+
 def test_events_produced_with_kcat_land_in_clickhouse_and_a_malformed_one_in_dead_letters(
     isolated: Isolated, tmp_path: Path
 ) -> None:
@@ -78,22 +100,7 @@ def test_events_produced_with_kcat_land_in_clickhouse_and_a_malformed_one_in_dea
 
     lines = [f"{primary_key(e['identifiers'])}\t{json.dumps(e)}" for e in good]
     lines.append(f"kcat-anon-1\t{json.dumps(malformed)}")
-    (tmp_path / "events.tsv").write_text("\n".join(lines) + "\n")
-    command = [isolated.kafka.topics.raw if part == "tp.raw" else part
-               for part in kcat_command_from_doc()]  # fmt: skip
-    subprocess.run(command, cwd=tmp_path, check=True, timeout=60)
-
-    with (
-        component(isolated, tmp_path, "worker", "--metrics-port", WORKER_PORT),
-        component(isolated, tmp_path, "writer", "--metrics-port", WRITER_PORT),
-    ):
-        wait_for(
-            lambda: query(isolated, "SELECT (SELECT count() FROM events FINAL), "
-                                    "(SELECT count() FROM dead_letters FINAL)")[0],
-            lambda counts: counts == (len(good), 1),
-            timeout=120,
-            what="3 events and 1 dead letter from kcat",
-        )  # fmt: skip
+    kcat_through_the_pipeline(isolated, tmp_path, lines, events=len(good), dead_letters=1)
     rows = query(isolated, "SELECT toString(event_id), source, touchpoint, friction "
                            "FROM events FINAL ORDER BY source")  # fmt: skip
     assert rows == sorted(
@@ -115,22 +122,8 @@ def test_a_batch_record_from_kcat_lands_item_by_item_and_its_bad_item_alone(
     jsonschema.Draft202012Validator(batch_schema).validate(good)  # what a producer checks
 
     # One record: a JSON array of events (docs/adding-a-source.md, batch records).
-    (tmp_path / "events.tsv").write_text(f"batch\t{json.dumps([*good, malformed])}\n")
-    command = [isolated.kafka.topics.raw if part == "tp.raw" else part
-               for part in kcat_command_from_doc()]  # fmt: skip
-    subprocess.run(command, cwd=tmp_path, check=True, timeout=60)
-
-    with (
-        component(isolated, tmp_path, "worker", "--metrics-port", WORKER_PORT),
-        component(isolated, tmp_path, "writer", "--metrics-port", WRITER_PORT),
-    ):
-        wait_for(
-            lambda: query(isolated, "SELECT (SELECT count() FROM events FINAL), "
-                                    "(SELECT count() FROM dead_letters FINAL)")[0],
-            lambda counts: counts == (len(good), 1),
-            timeout=120,
-            what="3 events and 1 dead letter from one kcat batch record",
-        )  # fmt: skip
+    lines = [f"batch\t{json.dumps([*good, malformed])}"]
+    kcat_through_the_pipeline(isolated, tmp_path, lines, events=len(good), dead_letters=1)
     dead = query(isolated, "SELECT event_id, reason, origin_offset, origin_in_batch, "
                            "origin_index FROM dead_letters FINAL")  # fmt: skip
     assert dead == [(malformed["event_id"], "missing_identifier", 0, 1, len(good))]

@@ -241,8 +241,7 @@ def _ingest_batch(
     except ValidationError:
         return _ingest_items(raw, origin, now, policy)
     if not events:
-        detail = "an empty batch (a JSON array with no event): nothing to read"
-        return [Rejected(_dead_letter(raw, origin, now, policy, Reason.EMPTY, detail, {}))]
+        return [_empty_batch(raw, origin, now, policy)]
     if len(raw) > policy.max_event_bytes or not all(_in_time(e, now, policy) for e in events):
         return _ingest_items(raw, origin, now, policy)  # an item may be too large or ill-timed
     return [_accepted(event, origin, index, now) for index, event in enumerate(events)]
@@ -257,13 +256,17 @@ def _ingest_items(
     except orjson.JSONDecodeError:
         return [ingest(raw, origin, now, policy)]  # says why: not JSON
     if not items:
-        detail = "an empty batch (a JSON array with no event): nothing to read"
-        return [Rejected(_dead_letter(raw, origin, now, policy, Reason.EMPTY, detail, {}))]
+        return [_empty_batch(raw, origin, now, policy)]
     results: list[Accepted | Rejected] = []
     for index, item in enumerate(items):
         where = origin.model_copy(update={"index": index})
         results.append(ingest(orjson.dumps(item), where, now, policy))
     return results
+
+
+def _empty_batch(raw: bytes, origin: Origin, now: datetime, policy: IngestPolicy) -> Rejected:
+    detail = "an empty batch (a JSON array with no event): nothing to read"
+    return Rejected(_dead_letter(raw, origin, now, policy, Reason.EMPTY, detail, {}))
 
 
 def _in_time(event: TouchpointEvent, now: datetime, policy: IngestPolicy) -> bool:

@@ -20,16 +20,15 @@ at-least-once replays after a crash change nothing. Pure: no Faust, no clock.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from schemas import batches
 from schemas.batches import pack
 from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step
 from schemas.scores import ScoreDriver
@@ -74,23 +73,15 @@ Command = Annotated[PlaceStep | MoveOut | MoveIn, Field(discriminator="kind")]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 COMMANDS_ADAPTER: TypeAdapter[list[Command]] = TypeAdapter(list[Command])
 """A batch record of the journey-commands topic (schemas.batches)."""
-_PARTITIONER = DefaultPartitioner()
 
 
 def partition_of(key: str, partitions: int) -> int:
     """The journey-commands partition of ``key``: where a keyed record would go.
 
-    aiokafka's default partitioner (murmur2, as Kafka's Java client), which is
-    also how the journeys table places the key's state.
+    Kafka's default partitioner (murmur2, as the Java client and aiokafka),
+    which is also how the journeys table places the key's state.
     """
-    every = _every_partition(partitions)
-    return int(_PARTITIONER(key.encode(), every, every))
-
-
-@functools.cache
-def _every_partition(partitions: int) -> list[int]:
-    """The partition list the partitioner wants, made once per count (not per command)."""
-    return list(range(partitions))
+    return batches.partition_of(key.encode(), partitions)
 
 
 def batch_records(commands: Iterable[Command], partitions: int) -> list[tuple[int, bytes]]:

@@ -71,14 +71,7 @@ class Out:
         where each of its values would have landed as a keyed record of its own.
         """
         count = await self.partition_count(topic)
-        grouped: dict[int, list[bytes]] = {}
-        for key, value in values:
-            grouped.setdefault(partition_of(key, count), []).append(value)
-        return [
-            Send(topic, None, record, partition)
-            for partition, group in grouped.items()
-            for record in pack(group)
-        ]
+        return _packed(topic, ((partition_of(key, count), value) for key, value in values))
 
     async def batches_to(self, topic: str, values: Iterable[tuple[int, bytes]]) -> list[Send]:
         """Batch records of ``(partition, value)`` pairs (the partition taken modulo the count).
@@ -87,14 +80,7 @@ class Out:
         follows its input's partition and no key is hashed.
         """
         count = await self.partition_count(topic)
-        grouped: dict[int, list[bytes]] = {}
-        for partition, value in values:
-            grouped.setdefault(partition % count, []).append(value)
-        return [
-            Send(topic, None, record, partition)
-            for partition, group in grouped.items()
-            for record in pack(group)
-        ]
+        return _packed(topic, ((partition % count, value) for partition, value in values))
 
     async def partition_count(self, topic: str) -> int:
         """The topic's partition count, from the producer's metadata (asked once)."""
@@ -104,6 +90,18 @@ class Out:
             partitions = await producer._ensure_producer().partitions_for(topic)
             count = self._partitions[topic] = len(partitions)
         return count
+
+
+def _packed(topic: str, values: Iterable[tuple[int, bytes]]) -> list[Send]:
+    """Values grouped by partition, in order, packed into as few batch records as fit."""
+    grouped: dict[int, list[bytes]] = {}
+    for partition, value in values:
+        grouped.setdefault(partition, []).append(value)
+    return [
+        Send(topic, None, record, partition)
+        for partition, group in grouped.items()
+        for record in pack(group)
+    ]
 
 
 def _fail_on_delivery_error(delivery: asyncio.Future[Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas import kafka_python_fix
 from schemas.topics import DEFAULT_PREFIX, Topics
 
 ENV_PREFIX = "TOUCHPOINTS_"
@@ -45,7 +46,12 @@ class KafkaSettings(BaseSettings):
         return Topics(self.topic_prefix)
 
     def kafka_python_config(self) -> dict[str, Any]:
-        """Connection keyword arguments for kafka-python clients."""
+        """Connection keyword arguments for kafka-python clients.
+
+        Every kafka-python client of the project is configured here, so this also
+        installs the project's fix to kafka-python's transport (``schemas.kafka_python_fix``).
+        """
+        kafka_python_fix.install()
         config: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap_servers.split(","),
             "security_protocol": self.security_protocol,

@@ -6,19 +6,23 @@ import logging
 import time
 
 from kafka import KafkaConsumer
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect, ensure_database, executor, server_dialect
 from sinks.migrate import Migration, MigrationRunner, load_migrations
+from touchpoints.kafka_connect import admin_client
 
 log = logging.getLogger(__name__)
 
 
 def create_topics(kafka: KafkaSettings, partitions: int) -> list[str]:
-    """Create any missing pipeline topic; returns the names created now."""
-    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    """Create any missing pipeline topic; returns the names created now.
+
+    Raises :class:`~touchpoints.kafka_connect.KafkaUnreachable` when no broker answers.
+    """
+    admin = admin_client(kafka)
     try:
         existing = set(admin.list_topics())
         missing = [name for name in kafka.topics.all() if name not in existing]

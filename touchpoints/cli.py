@@ -108,9 +108,13 @@ def topics() -> None:
 def topics_create(partitions: int) -> None:
     """Create the pipeline's topics if missing (raw, events, deadletter)."""
     from touchpoints.admin import create_topics
+    from touchpoints.kafka_connect import KafkaUnreachable
 
     kafka = load(KafkaSettings)
-    created = create_topics(kafka, partitions)
+    try:
+        created = create_topics(kafka, partitions)
+    except KafkaUnreachable as error:
+        raise click.ClickException(str(error)) from error
     for name in kafka.topics.all():
         click.echo(f"{name}: {'created' if name in created else 'exists'}")
 

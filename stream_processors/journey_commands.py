@@ -32,6 +32,7 @@ from schemas import batches
 from schemas.batches import pack
 from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step
 from schemas.scores import ScoreDriver
+from schemas.timeutil import to_utc_millis
 from stream_processors.journey_restitch import JourneyUpdate
 from stream_processors.journey_scoring import score_journey, step_scores
 from stream_processors.journeys import JourneyPolicy, absorb, expire, place_step
@@ -199,14 +200,15 @@ def _score(
     """The journey score, with the key's earlier recent journeys as history."""
     earlier = [j for j in recent if j.last_at <= journey.started_at and j is not journey]
     scored = score_journey(journey, step_scores(journey), rules, now, earlier=earlier)
-    return JourneyScore(
+    return JourneyScore.model_construct(  # from the scorer's plain values: not validated again
         score=scored.score,
         experience=scored.experience,
         interaction_mean=scored.interaction_mean,
         interactions=scored.interactions,
         rules_version=scored.rules_version,
         drivers=tuple(
-            ScoreDriver(signal=d.signal, name=d.name, points=d.points) for d in scored.drivers
+            ScoreDriver.model_construct(signal=d.signal, name=d.name, points=d.points)
+            for d in scored.drivers
         ),
     )
 
@@ -235,31 +237,37 @@ def _updated(
     if update.duplicate or not update.changed:
         return Outcome(duplicate=update.duplicate, cycle=cycle)
     keys = {journey.journey_id: journey.canonical_key for journey in (*current.journeys, *moved)}
+    now = to_utc_millis(now)
+    # Snapshots and the state are built, not validated: their parts are validated
+    # journeys and plain scores (validating them again cost more than placing the step).
     snapshots = (
         *(
-            JourneySnapshot(
+            JourneySnapshot.model_construct(
                 journey_id=journey.journey_id,
                 canonical_key=journey.canonical_key,
                 version=journey.version,
                 emitted_at=now,
                 journey=journey,
                 score=None if rules is None else _score(journey, update.journeys, rules, now),
+                superseded_by=None,
             )
             for journey in update.upserts
         ),
         *(
-            JourneySnapshot(
+            JourneySnapshot.model_construct(
                 journey_id=retired.journey_id,
                 canonical_key=keys.get(retired.journey_id, ""),
                 version=retired.version,
                 emitted_at=now,
+                journey=None,
+                score=None,
                 superseded_by=retired.superseded_by,
             )
             for retired in update.retired
         ),
     )
     return Outcome(
-        state=KeyState(journeys=update.journeys, redirect=None),
+        state=KeyState.model_construct(journeys=update.journeys, redirect=None, redirected_at=None),
         snapshots=snapshots,
         late=update.late,
         cycle=cycle,

@@ -200,15 +200,14 @@ def _score(
     """The journey score, with the key's earlier recent journeys as history."""
     earlier = [j for j in recent if j.last_at <= journey.started_at and j is not journey]
     scored = score_journey(journey, step_scores(journey), rules, now, earlier=earlier)
-    return JourneyScore.model_construct(  # from the scorer's plain values: not validated again
+    return JourneyScore(
         score=scored.score,
         experience=scored.experience,
         interaction_mean=scored.interaction_mean,
         interactions=scored.interactions,
         rules_version=scored.rules_version,
         drivers=tuple(
-            ScoreDriver.model_construct(signal=d.signal, name=d.name, points=d.points)
-            for d in scored.drivers
+            ScoreDriver(signal=d.signal, name=d.name, points=d.points) for d in scored.drivers
         ),
     )
 
@@ -238,36 +237,31 @@ def _updated(
         return Outcome(duplicate=update.duplicate, cycle=cycle)
     keys = {journey.journey_id: journey.canonical_key for journey in (*current.journeys, *moved)}
     now = to_utc_millis(now)
-    # Snapshots and the state are built, not validated: their parts are validated
-    # journeys and plain scores (validating them again cost more than placing the step).
     snapshots = (
         *(
-            JourneySnapshot.model_construct(
+            JourneySnapshot(
                 journey_id=journey.journey_id,
                 canonical_key=journey.canonical_key,
                 version=journey.version,
                 emitted_at=now,
                 journey=journey,
                 score=None if rules is None else _score(journey, update.journeys, rules, now),
-                superseded_by=None,
             )
             for journey in update.upserts
         ),
         *(
-            JourneySnapshot.model_construct(
+            JourneySnapshot(
                 journey_id=retired.journey_id,
                 canonical_key=keys.get(retired.journey_id, ""),
                 version=retired.version,
                 emitted_at=now,
-                journey=None,
-                score=None,
                 superseded_by=retired.superseded_by,
             )
             for retired in update.retired
         ),
     )
     return Outcome(
-        state=KeyState.model_construct(journeys=update.journeys, redirect=None, redirected_at=None),
+        state=KeyState(journeys=update.journeys, redirect=None),
         snapshots=snapshots,
         late=update.late,
         cycle=cycle,

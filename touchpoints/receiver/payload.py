@@ -83,6 +83,8 @@ def parse_notification(body: bytes) -> Notification:
     try:
         return Notification.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise PayloadError(f"{where}: {first['msg']} ({error.error_count()} problems)") from error
+        problems = [
+            f"{'.'.join(str(part) for part in each['loc'])}: {each['msg']}"
+            for each in error.errors()
+        ]
+        raise PayloadError("; ".join(problems)) from error

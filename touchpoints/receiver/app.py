@@ -116,12 +116,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def build_app(
-    settings: ReceiverSettings, store: NotificationStore, clock: Clock = _utc_now
+    settings: ReceiverSettings, store: NotificationStore, spool: Spool, clock: Clock = _utc_now
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[_SETTINGS] = settings
     app[_STORE] = store
-    app[_SPOOL] = Spool(settings.spool_dir)
+    app[_SPOOL] = spool
     app[_CLOCK] = clock
     app.router.add_post("/alerts", receive)
     app.router.add_get("/healthz", healthz)

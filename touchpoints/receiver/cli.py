@@ -34,12 +34,16 @@ def alert_receiver(host: str | None, port: int | None) -> None:
     from touchpoints.cli import load
     from touchpoints.receiver.app import build_app
     from touchpoints.receiver.settings import ReceiverSettings
+    from touchpoints.receiver.spool import Spool
     from touchpoints.receiver.store import NotificationStore
 
     settings = load(ReceiverSettings, host=host, port=port)
-    store = NotificationStore(load(ClickHouseSettings), settings.impact_timeout_seconds)
-    app = build_app(settings, store)
-    log.info("alert receiver listening", extra={"host": settings.host, "port": settings.port,
-             "spool": str(settings.spool_dir), "forward_url": settings.forward_url or "",
-             "smtp_host": settings.smtp_host or ""})  # fmt: skip
+    clickhouse = load(ClickHouseSettings)
+    store = NotificationStore(clickhouse, settings.impact_timeout_seconds)
+    spool = Spool(settings.spool_for(clickhouse.database))
+    app = build_app(settings, store, spool)
+    facts = {"host": settings.host, "port": settings.port, "database": clickhouse.database,
+             "spool": str(spool.directory), "forward_url": settings.forward_url or "",
+             "smtp_host": settings.smtp_host or ""}  # fmt: skip
+    log.info("alert receiver listening", extra=facts)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)

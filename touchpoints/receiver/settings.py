@@ -11,10 +11,6 @@ from schemas.settings import ENV_PREFIX
 from touchpoints.paths import stack_dir
 
 
-def _default_spool() -> Path:
-    return stack_dir() / "receiver" / "spool"
-
-
 class ReceiverSettings(BaseSettings):
     """Where the receiver listens, where it forwards, and how it keeps what it got.
 
@@ -44,9 +40,15 @@ class ReceiverSettings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "touchpoints-alerts@localhost"
     smtp_to: str = Field(default="", description="recipients, comma-separated")
-    spool_dir: Path = Field(default_factory=_default_spool)
+    spool_dir: Path | None = Field(
+        default=None, description="default: <stack dir>/receiver/<ClickHouse database>/spool"
+    )
     replay_interval_seconds: float = Field(default=15.0, gt=0)
     impact_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    def spool_for(self, database: str) -> Path:
+        """The spool folder: one per database, so no row is replayed into another one."""
+        return self.spool_dir or stack_dir() / "receiver" / database / "spool"
 
     @property
     def recipients(self) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from tests.integration.alerting import (
     Alertmanager,
     HttpSink,
     SmtpSink,
+    TcpSwitch,
     alertmanager,
     am_alert,
     free_port,
@@ -218,6 +219,54 @@ def test_clickhouse_down_still_forwards_impact_unknown_and_records_it_once_back(
         "sent",
     )
     assert len(again) == 1 and again[0]["impact_known"] == 1
+
+
+def test_the_spool_is_written_while_running_once_clickhouse_answers_again(
+    isolated: Isolated, tmp_path: Path, http_sink: HttpSink
+) -> None:
+    from tests.unit.touchpoints.receiver.payloads import alert, notification
+
+    migrate(isolated.clickhouse)
+    switch = TcpSwitch(isolated.clickhouse.port)  # ClickHouse "down" for the receiver only
+    try:
+        env = {"TOUCHPOINTS_CLICKHOUSE_PORT": str(switch.port)}
+        with receiver(isolated, tmp_path, free_port(), forward_url=http_sink.url, **env) as url:
+            body = json.dumps(notification(alert())).encode()
+            assert _post(f"{url}/alerts", body)[0] == 200
+            assert http_sink.alerts()[0]["impact"] == {"known": False}
+            assert _get(f"{url}/healthz") == {"status": "ok", "spooled": 1}
+            switch.up = True
+            rows = wait_for(lambda: _stored(isolated), bool, 15, "the periodic replay")
+            assert _get(f"{url}/healthz") == {"status": "ok", "spooled": 0}
+    finally:
+        switch.close()
+    (row,) = rows
+    assert (row["recorded_from"], row["impact_known"], row["forward_status"]) == (
+        "spool",
+        0,
+        "sent",
+    )
+
+
+def test_a_failed_forward_is_kept_answered_502_and_replaced_by_the_successful_retry(
+    isolated: Isolated, tmp_path: Path, http_sink: HttpSink
+) -> None:
+    from tests.unit.touchpoints.receiver.payloads import alert, notification
+
+    migrate(isolated.clickhouse)
+    body = json.dumps(notification(alert())).encode()
+    with receiver(isolated, tmp_path, free_port(), forward_url=http_sink.url) as url:
+        http_sink.status = 503
+        status, answer = _post(f"{url}/alerts", body)
+        assert (status, answer["kept"]) == (502, True), answer
+        failed = wait_for(lambda: _stored(isolated), bool, 10, "the failed notification")
+        http_sink.status = 200
+        assert _post(f"{url}/alerts", body)[0] == 200  # Alertmanager's retry
+        sent = wait_for(lambda: _stored(isolated), lambda r: r[0]["forward_status"] == "sent",
+                        10, "the retried notification")  # fmt: skip
+    assert failed[0]["forward_status"] == "failed"
+    assert "503" in failed[0]["forward_detail"]
+    assert len(sent) == 1 and len(http_sink.received) == 1
 
 
 def test_a_malformed_payload_gets_a_400_and_a_log_line(isolated: Isolated, tmp_path: Path) -> None:

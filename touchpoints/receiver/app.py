@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from sinks.clickhouse import is_retryable
 from touchpoints.receiver.forward import forward
 from touchpoints.receiver.message import Assessment, build_message
 from touchpoints.receiver.payload import PayloadError, parse_notification
@@ -56,8 +57,8 @@ async def receive(request: web.Request) -> web.Response:
     assessments: dict[str, Assessment]
     try:
         assessments = await asyncio.to_thread(store.assess, notification, settings.sample_size)
-    except Exception as error:  # any ClickHouse failure: impact unknown
-        log.warning("impact unknown: ClickHouse not readable", extra={"error": repr(error)})
+    except Exception as error:  # any failure: the notification still goes out, impact unknown
+        _log_clickhouse_failure("impact unknown", error)
         assessments = {}
     message = build_message(notification, assessments, settings.ops_url)
     delivery = await forward(settings, app[_SESSION], message)
@@ -86,9 +87,16 @@ async def _write(
     try:
         return await asyncio.to_thread(spool.drain, write, only)
     except Exception as error:  # kept in the spool, retried later
-        log.warning("notification kept in the spool: ClickHouse not writable",
-                    extra={"error": repr(error), "pending": len(spool.pending())})  # fmt: skip
+        _log_clickhouse_failure("notification kept in the spool", error)
         return 0
+
+
+def _log_clickhouse_failure(what: str, error: Exception) -> None:
+    """An outage is a warning; anything else (a bad query, a missing table) is a bug: error."""
+    if is_retryable(error):
+        log.warning(f"{what}: ClickHouse unreachable", extra={"error": repr(error)})
+    else:
+        log.error(f"{what}: ClickHouse refused", extra={"error": repr(error)}, exc_info=error)
 
 
 async def healthz(request: web.Request) -> web.Response:

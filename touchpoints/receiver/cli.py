@@ -8,6 +8,8 @@ import click
 
 log = logging.getLogger(__name__)
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
 
 @click.command("alert-receiver")
 @click.option("--host", help="Interface to listen on (default 127.0.0.1).")
@@ -46,4 +48,7 @@ def alert_receiver(host: str | None, port: int | None) -> None:
              "spool": str(spool.directory), "forward_url": settings.forward_url or "",
              "smtp_host": settings.smtp_host or ""}  # fmt: skip
     log.info("alert receiver listening", extra=facts)
+    if settings.host not in LOOPBACK:
+        log.warning("listening beyond this machine without authentication: its messages "
+                    "name customers", extra={"host": settings.host})  # fmt: skip
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)

@@ -42,6 +42,11 @@ def has_impact(alert: Alert) -> bool:
     return alert.label("touchpoint", PIPELINE) != PIPELINE
 
 
+def assessment_of(alert: Alert, assessments: dict[str, Assessment]) -> Assessment:
+    """The alert's assessment; unknown when missing, unless the alert cannot hurt customers."""
+    return assessments.get(alert.fingerprint, UNKNOWN if has_impact(alert) else NOT_APPLICABLE)
+
+
 def journey_url(ops_url: str, customer_key: str) -> str:
     """The ops page's journey view of one customer (``/journey/customer_id:cust-000077``)."""
     return f"{ops_url.rstrip('/')}/journey/{quote(customer_key, safe=':')}"
@@ -116,7 +121,7 @@ def build_message(
     lines: list[str] = []
     alerts = []
     for alert in notification.alerts:
-        assessment = assessments.get(alert.fingerprint, UNKNOWN)
+        assessment = assessment_of(alert, assessments)
         lines += alert_lines(alert, assessment, ops_url)
         alerts.append(
             {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from touchpoints.receiver.message import Assessment
+from touchpoints.receiver.message import Assessment, assessment_of
 from touchpoints.receiver.payload import Notification
 
 ForwardStatus = Literal["sent", "failed", "not_configured"]
@@ -46,7 +46,7 @@ def notification_rows(
     """One JSON-safe row per alert of ``notification``, in :data:`COLUMNS` order."""
     rows = []
     for alert in notification.alerts:
-        assessment = assessments.get(alert.fingerprint, Assessment(None))
+        assessment = assessment_of(alert, assessments)
         impact = assessment.impact
         names = sorted(alert.labels)
         rows.append(

@@ -53,6 +53,10 @@ def test_clickhouse_down_says_impact_unknown_and_pipeline_alerts_have_none() -> 
     assert "impact unknown" in message.text
     impacts = [a["impact"] for a in message.document["alerts"]]
     assert impacts == [{"known": False}, None]
+    # ClickHouse down: nothing assessed at all, the same message.
+    assert build_message(parsed, {}, OPS) == message
+    rows = notification_rows(parsed, {}, Delivery("", "not_configured"), datetime.now(UTC))
+    assert [row["impact_known"] for row in rows] == [0, 1]  # a pipeline alert has none to know
 
 
 def test_rows_record_who_was_told_what_and_the_impact() -> None:

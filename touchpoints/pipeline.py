@@ -1,8 +1,10 @@
-"""The pipeline's own processes in the background: one Faust worker and the writer.
+"""The pipeline's own processes in the background: a Faust worker, the writer, the alert receiver.
 
 Each pipeline (named by its worker's app id) keeps its pid files and logs in
 ``.stack/pipeline/<app id>/``, so a test's pipeline never mistakes the demo's
-for its own.
+for its own. The alert receiver listens on one port (where Alertmanager
+sends), so a second pipeline's receiver finds it taken and exits: its log
+says so, and the first pipeline's receiver keeps receiving.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from touchpoints import paths
 from touchpoints.processes import Managed
 
-COMPONENTS = {"worker": ["worker"], "writer": ["writer"]}
+COMPONENTS = {"worker": ["worker"], "writer": ["writer"], "receiver": ["alert-receiver"]}
 
 
 def _root() -> Path:
@@ -24,7 +26,7 @@ def _managed(app_id: str, name: str) -> Managed:
 
 
 def start_pipeline(app_id: str) -> list[str]:
-    """Start the worker and writer of pipeline ``app_id`` unless they run; one line each."""
+    """Start the components of pipeline ``app_id`` unless they run; one line each."""
     lines = []
     for name, args in COMPONENTS.items():
         process = _managed(app_id, name)

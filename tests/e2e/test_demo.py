@@ -21,6 +21,8 @@ def test_the_demo_stores_every_event_and_its_incident_fires_an_alert(isolated: I
         **isolated.env(),
         "TOUCHPOINTS_WORKER_METRICS_PORT": "9111",
         "TOUCHPOINTS_WRITER_METRICS_PORT": "9112",
+        # The demo starts an alert receiver too; not on the port a running demo's uses.
+        "TOUCHPOINTS_RECEIVER_PORT": "9113",
     }
     command = [sys.executable, "-m", "touchpoints"]
     try:

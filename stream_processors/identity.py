@@ -171,6 +171,45 @@ def decide(event: Linkable, lookups: Lookups, policy: IdentityPolicy) -> Decisio
     return Decision(result, records, tuple(joining), component)
 
 
+def settled(
+    event: Linkable, nodes: list[Node], lookups: Lookups, policy: IdentityPolicy
+) -> LinkResult | None:
+    """What :func:`decide` would report for an event that changes nothing, or None.
+
+    That is an event whose identifiers are all known, linkable (neither blocked
+    nor quarantined) and already in one component, seen no earlier than each
+    identifier's first event, and whose own customer_id, if any, each of them
+    has already been seen with. Most events are: a session's second page view,
+    a customer's next call. Its report is its key and no change; the graph and
+    the guard's records stay as they are. Pure; a property test holds it equal
+    to :func:`decide` (and its writes to none).
+    """
+    if not nodes or len(lookups) != len(nodes):
+        return None
+    component = lookups[nodes[0]].component
+    customer = event.identifiers.customer_id
+    if component.customer != customer and customer is not None:
+        return None
+    at = event.occurred_at
+    fresh: list[Anchor] = []
+    for node in nodes:
+        found = lookups[node]
+        record = found.record
+        if found.component is not component or record.quarantined or at < record.first_seen:
+            return None
+        if node[0] is not CUSTOMER:
+            if customer is not None and customer not in record.customers:
+                return None
+            fresh.append(Anchor(record.first_seen, node))
+    if earliest([component.anchor, *fresh]) != component.anchor:
+        return None
+    if any(policy.blocks(node) for node in nodes):
+        return None
+    key = component.key
+    keys = {node_key(node): key for node in nodes}
+    return LinkResult(event_id=event.event_id, key=key, keys_before=keys, keys_after=keys)
+
+
 def _quarantined(found: Resolution | None) -> bool:
     return found is not None and found.record.quarantined
 

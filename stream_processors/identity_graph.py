@@ -35,6 +35,7 @@ from stream_processors.identity import (
     decide,
     node_key,
     parse_node,
+    settled,
 )
 
 FORMAT = 1
@@ -86,16 +87,20 @@ class IdentityGraph:
 
         Idempotent: linking the same event twice changes no key the second time.
         """
-        nodes = event.identifiers.present()
-        lookups = {node: found for node in nodes if (found := self.lookup(node)) is not None}
-        decision = decide(event, lookups, self.policy)
-        self._write(decision)
-        return decision.result
+        return self.link_with_changes(event)[0]
 
     def link_with_changes(self, event: Linkable) -> tuple[LinkResult, dict[str, Entry]]:
-        """:meth:`link`, plus the :meth:`entries` that changed (what a store must write)."""
+        """:meth:`link`, plus the :meth:`entries` that changed (what a store must write).
+
+        An event whose identifiers are already joined and that teaches the guard
+        nothing (:func:`~stream_processors.identity.settled`) is answered from
+        the lookups alone: no decision, nothing to write.
+        """
         nodes = event.identifiers.present()
         lookups = {node: found for node in nodes if (found := self.lookup(node)) is not None}
+        known = settled(event, nodes, lookups, self.policy)
+        if known is not None:
+            return known, {}
         decision = decide(event, lookups, self.policy)
         changed = self._write(decision)
         return decision.result, self.entries(changed)

@@ -24,6 +24,7 @@ from stream_processors.identity import (
     decide,
     node_key,
     parse_node,
+    settled,
 )
 from stream_processors.identity_graph import IdentityGraph, decode_entry, encode_entry
 from stream_processors.journey_settings import JourneySettings
@@ -406,3 +407,42 @@ def test_a_stored_entry_takes_no_more_memory_than_its_json() -> None:
         tracemalloc.stop()
     assert decode_entry(kept[0]) == entry
     assert held / len(kept) < size + 64  # a bytes object's header is 33 bytes, the list 8
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_events(), any_events(), st.integers(min_value=1, max_value=3))
+def test_an_event_that_changes_nothing_is_settled_exactly_as_decide_would(
+    history: list[TouchpointEvent], arriving: list[TouchpointEvent], limit: int
+) -> None:
+    """The fast path (no decision for already-joined identifiers) is decide, minus the work."""
+    graph = IdentityGraph(IdentityPolicy(max_customers_per_identifier=limit))
+    for e in history:
+        graph.link(e)
+    for e in [*history, *arriving]:
+        nodes = e.identifiers.present()
+        lookups = {n: found for n in nodes if (found := graph.lookup(n)) is not None}
+        fast = settled(e, nodes, lookups, graph.policy)
+        decision = decide(e, lookups, graph.policy)
+        if fast is not None:
+            before = meaning(graph)
+            assert fast == decision.result
+            assert graph._write(decision) == set()
+            assert meaning(graph) == before
+        graph.link(e)
+
+
+def test_a_sessions_next_page_view_is_settled_without_a_decision() -> None:
+    graph = IdentityGraph()
+    graph.link(event(minute=0, anonymous_id="anon-1", session_id="sess-1"))
+    again = event(minute=1, anonymous_id="anon-1", session_id="sess-1")
+    nodes = again.identifiers.present()
+    lookups = {n: found for n in nodes if (found := graph.lookup(n)) is not None}
+    fast = settled(again, nodes, lookups, graph.policy)
+    assert fast is not None and fast.key == "anonymous_id:anon-1"
+    assert graph.link_with_changes(again) == (fast, {})
+    earlier = event(minute=-1, anonymous_id="anon-1", session_id="sess-1")
+    assert settled(earlier, nodes, lookups, graph.policy) is None  # moves first_seen back
+    with_customer = event(minute=2, anonymous_id="anon-1", customer_id="cust-1")
+    nodes = with_customer.identifiers.present()
+    lookups = {n: found for n in nodes if (found := graph.lookup(n)) is not None}
+    assert settled(with_customer, nodes, lookups, graph.policy) is None  # a new link

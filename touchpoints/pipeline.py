@@ -1,4 +1,4 @@
-"""The pipeline's own processes in the background: one Faust worker and the writer.
+"""The pipeline's own processes in the background: one Faust worker, the writer, the ops page.
 
 Each pipeline (named by its worker's app id) keeps its pid files and logs in
 ``.stack/pipeline/<app id>/``, so a test's pipeline never mistakes the demo's
@@ -12,7 +12,8 @@ from pathlib import Path
 from touchpoints import paths
 from touchpoints.processes import Managed
 
-COMPONENTS = {"worker": ["worker"], "writer": ["writer"]}
+COMPONENTS = {"worker": ["worker"], "writer": ["writer"], "ops": ["ops"]}
+"""What ``touchpoints <args>`` each component runs; started in this order, stopped too."""
 
 
 def _root() -> Path:
@@ -24,7 +25,7 @@ def _managed(app_id: str, name: str) -> Managed:
 
 
 def start_pipeline(app_id: str) -> list[str]:
-    """Start the worker and writer of pipeline ``app_id`` unless they run; one line each."""
+    """Start the components of pipeline ``app_id`` unless they run; one line each."""
     lines = []
     for name, args in COMPONENTS.items():
         process = _managed(app_id, name)

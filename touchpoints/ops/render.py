@@ -100,34 +100,44 @@ def health_panel(
     cells: Sequence[HealthCell], hurt: Mapping[tuple[str, str], Impact], now: datetime,
     error: str | None, window_minutes: float,
 ) -> str:  # fmt: skip
+    """One row per touchpoint, one tile per location: bad share and score against the
+    cell's own baseline, and who was hurt lately where the cell is degraded."""
     if error:
-        return section("health", "Touchpoint health", unreachable(error), now)
-    lines = []
+        return section("health", "Touchpoint x location health", unreachable(error), now)
+    rows: dict[str, list[str]] = {}
     for cell in cells:
         impact = hurt.get((cell.touchpoint, cell.location))
-        who = (
-            f"{impact.customers} in {window_minutes:g} min {customer_links(impact.sample)}"
-            if impact
-            else ""
-        )
-        lines.append(
-            f'<tr class="cell status-{cell.status}" data-touchpoint="{escape(cell.touchpoint)}"'
-            f' data-location="{escape(cell.location)}">'
-            f"<td>{escape(cell.touchpoint)}</td><td>{escape(cell.location)}</td>"
-            f'<td class="status">{cell.status}</td>'
-            f"<td>{percent(cell.bad_ratio)}</td><td>{percent(cell.baseline_bad_ratio)}</td>"
-            f"<td>{points(cell.score)}</td><td>{points(cell.baseline_score)}</td>"
-            f"<td>{'-' if cell.rate is None else f'{cell.rate:.2f}'}</td><td>{who}</td></tr>"
-        )
-    head = ("touchpoint", "location", "status", "bad 1m", "baseline", "score 1m", "baseline",
-            "events/s", "customers hurt")  # fmt: skip
+        rows.setdefault(cell.touchpoint, []).append(tile(cell, impact, window_minutes))
+    lines = [
+        f'<tr data-touchpoint="{escape(touchpoint)}"><th scope="row">{escape(touchpoint)}</th>'
+        f'<td><div class="tiles">{"".join(tiles)}</div></td></tr>'
+        for touchpoint, tiles in rows.items()
+    ]
     note = (
-        '<p class="note">Baselines need an hour of history (the hour before the last 10 '
-        "minutes); bad = score under 50; warn over 5% bad or 15 points under the baseline score, "
-        "page over 30% bad.</p>"
+        '<p class="note">Each tile: bad share of interactions over 1 min (its baseline), mean '
+        "score over 1 min (its baseline). Baselines need an hour of history. Warn: over 5% bad "
+        "or 15 points under the baseline score; page: over 30% bad (docs/alerts.md).</p>"
     )
-    body = table(head, lines, "No touchpoint traffic in the last minute.") + note
+    body = table(("touchpoint", "locations"), lines, "No touchpoint traffic.") + note
     return section("health", "Touchpoint x location health", body, now)
+
+
+def tile(cell: HealthCell, impact: Impact | None, window_minutes: float) -> str:
+    who = (
+        f'<div class="hurt">{impact.customers} customers hurt in {window_minutes:g} min: '
+        f"{customer_links(impact.sample)}</div>"
+        if impact and impact.customers
+        else ""
+    )
+    rate = "-" if cell.rate is None else f"{cell.rate:.2f}/s"
+    return (
+        f'<div class="cell status-{cell.status}" data-touchpoint="{escape(cell.touchpoint)}"'
+        f' data-location="{escape(cell.location)}" data-status="{cell.status}">'
+        f'<div class="where">{escape(cell.location)} <span class="status">{cell.status}</span>'
+        f"</div><div>bad <b>{percent(cell.bad_ratio)}</b> ({percent(cell.baseline_bad_ratio)})"
+        f" · score <b>{points(cell.score)}</b> ({points(cell.baseline_score)})</div>"
+        f'<div class="muted">{rate}</div>{who}</div>'
+    )
 
 
 def pipeline_panel(health: PipelineHealth | None, now: datetime, error: str | None) -> str:
@@ -225,7 +235,7 @@ def journey(stored: StoredJourney) -> str:
 
 def page(panels: Mapping[str, str], refresh_seconds: float) -> str:
     """The whole page: every panel rendered now, refreshed in place by ``ops.js``."""
-    order = ("alerts", "health", "journey", "pipeline", "deadletters")
+    order = ("alerts", "pipeline", "health", "journey", "deadletters")
     body = "".join(panels[name] for name in order if name in panels)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"

@@ -180,7 +180,7 @@ async def _page(request: web.Request, identifier: str | None) -> web.Response:
     names = render.PANELS
     built = await asyncio.gather(*(page.panel(name) for name in names), page.journey(identifier))
     panels = dict(zip((*names, "journey"), built, strict=True))
-    html = render.page(panels, page.settings.refresh_seconds)
+    html = render.page(panels, page.settings.refresh_seconds, identifier is not None)
     return web.Response(text=html, content_type="text/html")
 
 

@@ -233,16 +233,22 @@ def journey(stored: StoredJourney) -> str:
     )
 
 
-def page(panels: Mapping[str, str], refresh_seconds: float) -> str:
-    """The whole page: every panel rendered now, refreshed in place by ``ops.js``."""
+def page(panels: Mapping[str, str], refresh_seconds: float, journey_first: bool = False) -> str:
+    """The whole page: every panel rendered now, refreshed in place by ``ops.js``.
+
+    A journey link (``/journey/<identifier>``) puts the journey first, across the page.
+    """
     order = ("alerts", "pipeline", "health", "journey", "deadletters")
+    if journey_first:
+        order = ("journey", *(name for name in order if name != "journey"))
     body = "".join(panels[name] for name in order if name in panels)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>touchpoints · operations</title>"
         '<link rel="stylesheet" href="/static/ops.css"></head>'
-        f'<body data-refresh-ms="{int(refresh_seconds * 1000)}">'
+        f'<body data-refresh-ms="{int(refresh_seconds * 1000)}"'
+        f"{' class=journey-first' if journey_first else ''}>"
         '<header><h1><a href="/">touchpoints · operations</a></h1>'
         '<span id="clock" class="updated"></span></header>'
         f'<main>{body}</main><script src="/static/ops.js"></script></body></html>'

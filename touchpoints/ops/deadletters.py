@@ -56,7 +56,7 @@ def dead_letter_groups(execute: Execute, since: datetime, limit: int = 50) -> li
             first_at=first,
             last_at=last,
             detail=text(detail),
-            sample=text(sample),
+            sample=printable(text(sample)),
             raw_size=int(size),
         )
         for source, reason, count, first, last, detail, sample, size in rows
@@ -68,3 +68,8 @@ def text(value: str | bytes) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
+
+
+def printable(sample: str) -> str:
+    """Control characters as ``\\xNN``: a raw sample is shown, never interpreted."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else f"\\x{ord(ch):02x}" for ch in sample)

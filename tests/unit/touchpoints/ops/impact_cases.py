@@ -57,8 +57,50 @@ def score_rows() -> list[dict[str, object]]:
 
 
 def journey_rows() -> list[dict[str, object]]:
+    """Complete journey rows: their steps are the scored events above, as stitching writes them."""
+    scored = {n: (at(clock), touchpoint, location, experience)
+              for n, clock, touchpoint, location, _customer, experience in SCORES}  # fmt: skip
+    rows = []
+    for journey, version, key, retired, last, steps in JOURNEYS:
+        found = [scored[n] for n in steps]
+        rows.append({
+            "journey_id": journey, "version": version, "canonical_key": key, "retired": retired,
+            "started_at": min((f[0] for f in found), default=at(last)), "last_at": at(last),
+            "stage": "purchasing", "channels": ["web"],
+            "step_event_ids": [event(n) for n in steps],
+            "step_times": [f[0] for f in found],
+            "step_sources": ["web"] * len(found),
+            "step_touchpoints": [f[1] for f in found],
+            "step_locations": [f[2] for f in found],
+            "step_friction": [int(f[3] == "bad") for f in found],
+            "step_signals": ["failed_checkout" if f[3] == "bad" else "" for f in found],
+            "step_late": [0] * len(found),
+            "step_scores": [10.0 if f[3] == "bad" else 90.0 for f in found],
+            "score": 40.0, "experience": "bad", "rules_version": "v1",
+            "score_driver_names": ["checkout error 503"], "score_driver_points": [-30.0],
+        })  # fmt: skip
+    return rows
+
+
+IDENTITY_LINKS = [  # (identifier, canonical key then, event)
+    ("customer_id:c1", "customer_id:c1", 1),
+    ("anonymous_id:c2", "anonymous_id:c2", 3),
+    ("customer_id:c2", "customer_id:c2", 3),
+]
+MERGES = [("anonymous_id:c2", "customer_id:c2", 3)]  # (from, into, cause)
+
+
+def link_rows() -> list[dict[str, object]]:
     return [
-        {"journey_id": journey, "version": version, "canonical_key": key, "retired": retired,
-         "started_at": at(last), "last_at": at(last), "step_event_ids": [event(n) for n in steps]}
-        for journey, version, key, retired, last, steps in JOURNEYS
+        {"identifier": identifier, "canonical_key": key, "event_id": event(n),
+         "occurred_at": ONSET, "linked_at": ONSET}
+        for identifier, key, n in IDENTITY_LINKS
+    ]  # fmt: skip
+
+
+def merge_rows() -> list[dict[str, object]]:
+    return [
+        {"from_key": source, "into_key": into, "cause_event_id": event(n),
+         "occurred_at": ONSET, "merged_at": ONSET}
+        for source, into, n in MERGES
     ]  # fmt: skip

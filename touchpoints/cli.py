@@ -50,15 +50,19 @@ def cli() -> None:
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("action", type=click.Choice(["install", "up", "down", "status", "logs", "reset"]))
+@click.argument(
+    "action",
+    type=click.Choice(["install", "install-browser", "up", "down", "status", "logs", "reset"]),
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def stack(action: str, args: tuple[str, ...]) -> None:
     """Local services without Docker: Kafka (KRaft), ClickHouse, Prometheus, Alertmanager.
 
     \b
     install  install what is missing (apt packages, Kafka jars from Maven Central)
+    install-browser  Chromium and chromedriver (the ops page's browser test)
     up       install, start and wait until every service is healthy (idempotent)
-    down     stop the pipeline processes and every service the stack started
+    down     stop the pipeline processes (and ops page) and every service the stack started
     status   one line per service; exit 3 if any is down
     logs     tail the logs: `touchpoints stack logs [kafka|clickhouse|prometheus|alertmanager]`
     reset    down, then delete all local state
@@ -298,6 +302,7 @@ def demo(no_stack: bool, **options: Any) -> None:
     Prometheus, then prints what happened and where to look.
     """
     from touchpoints.demo import DemoError, DemoSettings, run_demo
+    from touchpoints.ops.settings import OpsSettings
     from touchpoints.paths import StackUrls
 
     settings = DemoSettings(
@@ -308,6 +313,7 @@ def demo(no_stack: bool, **options: Any) -> None:
         producer=load(ProducerSettings),
         urls=load(StackUrls),
         simulation=_simulation_config(**options),
+        ops=load(OpsSettings),
         start_stack=not no_stack,
     )
     try:

@@ -21,6 +21,7 @@ def test_the_demo_stores_every_event_and_its_incident_fires_an_alert(isolated: I
         **isolated.env(),
         "TOUCHPOINTS_WORKER_METRICS_PORT": "9111",
         "TOUCHPOINTS_WRITER_METRICS_PORT": "9112",
+        "TOUCHPOINTS_OPS_PORT": "8099",  # not the default: a developer's page may hold 8089
     }
     command = [sys.executable, "-m", "touchpoints"]
     try:
@@ -33,6 +34,10 @@ def test_the_demo_stores_every_event_and_its_incident_fires_an_alert(isolated: I
         subprocess.run([*command, "pipeline", "stop"], env=env, check=False, timeout=60)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
+    assert (
+        "Operations page (alerts, who they hurt, journeys, dead letters): http://127.0.0.1:8099"
+        in output
+    )
 
     sent = re.search(r"sent (\d+) \((\d+) valid, (\d+) invalid\)", output)
     assert sent, output[-3000:]

@@ -238,7 +238,7 @@ def page(panels: Mapping[str, str], refresh_seconds: float, journey_first: bool 
 
     A journey link (``/journey/<identifier>``) puts the journey first, across the page.
     """
-    order = ("alerts", "pipeline", "health", "journey", "deadletters")
+    order: tuple[str, ...] = ("alerts", "pipeline", "health", "journey", "deadletters")
     if journey_first:
         order = ("journey", *(name for name in order if name != "journey"))
     body = "".join(panels[name] for name in order if name in panels)

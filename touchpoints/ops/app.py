@@ -26,9 +26,9 @@ from touchpoints.journey_view import lookup
 from touchpoints.ops import render, sources
 from touchpoints.ops.deadletters import dead_letter_groups
 from touchpoints.ops.impact import Impact, customers_hurt
-from touchpoints.ops.promql import alert_filters, health_queries, pipeline_queries
+from touchpoints.ops.promql import Sample, alert_filters, health_queries, pipeline_queries
 from touchpoints.ops.settings import OpsSettings
-from touchpoints.ops.sources import Sample, Unreachable
+from touchpoints.ops.sources import Unreachable
 from touchpoints.ops.views import AlertRow, alert_rows, health_cells, pipeline_health
 
 log = logging.getLogger(__name__)

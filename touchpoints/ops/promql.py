@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 
 Scope = Mapping[str, str]
+Sample = tuple[dict[str, str], float]
+"""One series of an instant vector as Prometheus answers it: its labels and value."""
 
 CELL = "touchpoint, location"
 

@@ -16,10 +16,9 @@ from clickhouse_driver import errors as ch_errors
 from schemas.settings import ClickHouseSettings
 from sinks.clickhouse import connect
 from sinks.journey_queries import Execute
+from touchpoints.ops.promql import Sample
 
 T = TypeVar("T")
-Sample = tuple[dict[str, str], float]
-"""One series of an instant vector: its labels and value."""
 
 
 class Unreachable(RuntimeError):
@@ -29,9 +28,10 @@ class Unreachable(RuntimeError):
 async def instant(session: aiohttp.ClientSession, base: str, expr: str) -> list[Sample]:
     """Evaluate ``expr`` now on Prometheus at ``base``; a vector's series (a scalar: one)."""
     body = await _get_json(session, f"{base}/api/v1/query", {"query": expr}, "Prometheus")
-    data = body.get("data", {}) if isinstance(body, dict) else {}
-    if body.get("status") != "success" or not isinstance(data, dict):
-        raise Unreachable(f"Prometheus at {base} refused {expr!r}: {body.get('error', body)}")
+    if not isinstance(body, dict) or body.get("status") != "success":
+        said = body.get("error", body) if isinstance(body, dict) else body
+        raise Unreachable(f"Prometheus at {base} refused {expr!r}: {said}")
+    data = body["data"]
     if data.get("resultType") == "scalar":
         return [({}, float(data["result"][1]))]
     return [(dict(item["metric"]), float(item["value"][1])) for item in data.get("result", [])]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from touchpoints.ops.sources import Sample
+from touchpoints.ops.promql import Sample
 
 SLO_BAD_RATIO = 0.05
 PAGE_BAD_RATIO = 0.30

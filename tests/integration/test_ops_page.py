@@ -214,3 +214,18 @@ def test_every_panel_says_which_source_is_unreachable_and_the_page_still_renders
     for name in ("deadletters", "journey"):
         assert f"ClickHouse at 127.0.0.1:{clickhouse.port}" in panels[name]
         assert "did not answer" in panels[name]
+
+
+def test_journey_show_prints_the_same_lookup_as_the_page(stored: Isolated) -> None:
+    """``touchpoints journey show`` and the page share touchpoints/journey_view.py."""
+    from click.testing import CliRunner
+
+    from touchpoints.cli import cli
+
+    env = {"TOUCHPOINTS_CLICKHOUSE_DATABASE": stored.clickhouse.database}
+    result = CliRunner().invoke(cli, ["journey", "show", "anonymous_id:c2"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "customer_id:c2 (via anonymous_id:c2): 1 journeys, showing the last 1"
+    assert "score 40 (bad, rules v1): checkout error 503 -30" in result.output
+    assert any("checkout" in line and "friction failed_checkout" in line for line in lines)

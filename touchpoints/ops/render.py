@@ -39,6 +39,10 @@ def customer_links(keys: Iterable[str]) -> str:
     )
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def section(name: str, title: str, body: str, updated: datetime | None = None) -> str:
     stamp = f'<span class="updated">updated {updated:%H:%M:%S} UTC</span>' if updated else ""
     return (
@@ -65,8 +69,10 @@ def impact_text(impact: AlertImpact) -> str:
     if isinstance(impact, str):
         return f'<span class="unreachable">impact unknown: {escape(impact)}</span>'
     return (
-        f'<span class="impact"><b class="customers-hurt">{impact.customers}</b> customers, '
-        f'<b class="journeys-hurt">{impact.journeys}</b> journeys hurt</span>'
+        f'<span class="impact"><b class="customers-hurt">{impact.customers}</b> '
+        f"{'customer' if impact.customers == 1 else 'customers'}, "
+        f'<b class="journeys-hurt">{impact.journeys}</b> '
+        f"{'journey' if impact.journeys == 1 else 'journeys'} hurt</span>"
         f'<div class="sample">{customer_links(impact.sample)}</div>'
     )
 
@@ -124,7 +130,7 @@ def health_panel(
 
 def tile(cell: HealthCell, impact: Impact | None, window_minutes: float) -> str:
     who = (
-        f'<div class="hurt">{impact.customers} customers hurt in {window_minutes:g} min: '
+        f'<div class="hurt">{plural(impact.customers, "customer")} hurt in {window_minutes:g} min: '
         f"{customer_links(impact.sample)}</div>"
         if impact and impact.customers
         else ""

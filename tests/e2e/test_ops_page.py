@@ -8,7 +8,7 @@ laptop's 1366x768 and a wall screen's 1920x1080:
 
 - the dead-letter view lists every reason the run's bad inputs got, with the
   replay command;
-- the health grid flags checkout at site:www, refreshed without a reload;
+- the health grid flags checkout at site:www, refreshed in place (no reload);
 - the fast-burn alert appears with the customers and journeys it hurt (the
   shipped rules, so within the bound tests/e2e/test_alerts.py documents);
 - clicking a hurt customer opens their journey, whose failing checkout step
@@ -196,6 +196,7 @@ def test_an_operator_sees_the_incident_who_it_hurts_and_the_bad_inputs(
         browser.get(page)
         viewport(browser, width, height)
         assert browser.title == "touchpoints · operations"
+        browser.execute_script("window.loadedOnce = true")  # gone if the page reloads
 
         # Dead letters: every reason ClickHouse holds for this run, each with its replay line.
         stored = wait_for(
@@ -208,6 +209,7 @@ def test_an_operator_sees_the_incident_who_it_hurts_and_the_bad_inputs(
         # Health grid: the storm's cell turns warn or page, live (no reload).
         status = until(browser, storm_tile, NORMAL_S + 60, "checkout at site:www flagged")
         print(f"\nhealth grid: checkout at site:www {status} after {time.monotonic() - began:.0f}s")
+        assert browser.execute_script("return window.loadedOnce"), "the page reloaded"
 
         # The alert, with who it hurt, within the documented detection bound.
         bound = (onset - datetime.now(UTC)).total_seconds() + DETECTION_BOUND_S

@@ -143,10 +143,15 @@ def storm_alert(driver: WebDriver) -> tuple[int, int, str] | None:
 
 
 def viewport(driver: WebDriver, width: int, height: int) -> None:
-    """Make the page's viewport (not the window around it) ``width`` x ``height``."""
-    driver.set_window_size(width, height)
-    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-    driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
+    """Make the page's viewport (not the window around it) ``width`` x ``height``.
+
+    Through DevTools: resizing a headless window settles asynchronously, and
+    the window's own frame takes a varying part of it.
+    """
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
     inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
     assert inner == [width, height], f"viewport {inner}, wanted {width}x{height}"
 

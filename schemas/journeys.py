@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,9 +49,9 @@ class Step(BaseModel):
     score: float | None = Field(default=None, ge=0, le=100, description="interaction score")
     drivers: tuple[ScoreDriver, ...] = Field(default=(), description="what moved that score")
 
-    @property
+    @cached_property
     def order(self) -> tuple[datetime, str]:
-        """Journey order: event time, ties by event_id."""
+        """Journey order: event time, ties by event_id (computed once: sorting reads it often)."""
         return (self.occurred_at, str(self.event_id))
 
     @property
@@ -83,13 +84,20 @@ class Journey(BaseModel):
     open_issue_kind: Signal | None
     late_steps: int
 
-    @property
+    @cached_property
     def event_ids(self) -> frozenset[uuid.UUID]:
         return frozenset(step.event_id for step in self.steps)
 
     def content(self) -> dict[str, Any]:
         """Everything but version and update time: what two equal journeys share."""
         return self.model_dump(exclude=set(_METADATA))
+
+    def same_content(self, other: Journey) -> bool:
+        """``self.content() == other.content()``, without dumping either."""
+        return all(getattr(self, name) == getattr(other, name) for name in _CONTENT)
+
+
+_CONTENT = tuple(name for name in Journey.model_fields if name not in _METADATA)
 
 
 class JourneyScore(BaseModel):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime
+
+_ZERO = timedelta(0)
 
 
 def to_utc_millis(value: datetime) -> datetime:
@@ -13,8 +15,12 @@ def to_utc_millis(value: datetime) -> datetime:
 
     Raises ``ValueError`` for naive datetimes (the contract carries aware ones only).
     """
+    if value.tzinfo is UTC and not value.microsecond % 1000:
+        return value  # already normalised
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a timezone (ISO 8601 with offset or 'Z')")
+    if not value.microsecond % 1000 and value.utcoffset() == _ZERO:
+        return value.replace(tzinfo=UTC)  # most values read from JSON ("...Z")
     utc = value.astimezone(UTC)
     return utc.replace(microsecond=(utc.microsecond // 1000) * 1000)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -32,6 +33,7 @@ from schemas import batches
 from schemas.batches import pack
 from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step
 from schemas.scores import ScoreDriver
+from schemas.timeutil import to_utc_millis
 from stream_processors.journey_restitch import JourneyUpdate
 from stream_processors.journey_scoring import score_journey, step_scores
 from stream_processors.journeys import JourneyPolicy, absorb, expire, place_step
@@ -106,35 +108,87 @@ class KeyState(BaseModel):
 
 
 @dataclass(frozen=True)
+class Version:
+    """A journey version to publish, scored only when it is published.
+
+    Within a batch a journey often changes several times and only its newest
+    version goes out (:class:`Publications`); scoring each version when it was
+    made cost a third of the journeys stage.
+    """
+
+    journey: Journey
+    recent: tuple[Journey, ...]
+    """The key's recent journeys after the change: the score's history."""
+    now: datetime
+    rules: ScoringRules | None
+
+    def snapshot(self) -> JourneySnapshot:
+        journey = self.journey
+        return JourneySnapshot(
+            journey_id=journey.journey_id,
+            canonical_key=journey.canonical_key,
+            version=journey.version,
+            emitted_at=self.now,
+            journey=journey,
+            score=None
+            if self.rules is None
+            else _score(journey, self.recent, self.rules, self.now),
+        )
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What handling one command produced: the key's new state and what to send.
 
-    ``state`` is None when nothing changed (nothing to write back).
+    ``state`` is None when nothing changed (nothing to write back). ``versions``
+    are the new journey versions, ``retired`` the retirements; ``snapshots``
+    gives both as records (scoring the versions).
     """
 
     state: KeyState | None = None
-    snapshots: tuple[JourneySnapshot, ...] = ()
+    versions: tuple[Version, ...] = ()
+    retired: tuple[JourneySnapshot, ...] = ()
     forward: tuple[Command, ...] = ()
     duplicate: bool = False
     late: bool = False
     cycle: bool = False
 
+    @cached_property
+    def snapshots(self) -> tuple[JourneySnapshot, ...]:
+        return (*(version.snapshot() for version in self.versions), *self.retired)
+
 
 @dataclass
 class Publications:
     """What a batch of commands publishes: the newest version of each journey it touched
-    (earlier versions within the batch would be replaced at once downstream) and every
-    forwarded command, in order."""
+    (earlier versions within the batch would be replaced at once downstream, so they
+    are never scored) and every forwarded command, in order."""
 
-    snapshots: dict[str, JourneySnapshot] = field(default_factory=dict)
+    newest: dict[str, Version | JourneySnapshot] = field(default_factory=dict)
     forwards: list[Command] = field(default_factory=list)
 
     def add(self, outcome: Outcome) -> None:
-        for snapshot in outcome.snapshots:
-            held = self.snapshots.get(snapshot.journey_id)
-            if held is None or snapshot.version >= held.version:
-                self.snapshots[snapshot.journey_id] = snapshot
+        items: tuple[Version | JourneySnapshot, ...] = (*outcome.versions, *outcome.retired)
+        for item in items:
+            journey_id, version = _identity(item)
+            held = self.newest.get(journey_id)
+            if held is None or version >= _identity(held)[1]:
+                self.newest[journey_id] = item
         self.forwards.extend(outcome.forward)
+
+    @property
+    def snapshots(self) -> dict[str, JourneySnapshot]:
+        """The records to publish by journey id, versions scored now."""
+        return {
+            journey_id: item.snapshot() if isinstance(item, Version) else item
+            for journey_id, item in self.newest.items()
+        }
+
+
+def _identity(item: Version | JourneySnapshot) -> tuple[str, int]:
+    if isinstance(item, Version):
+        return item.journey.journey_id, item.journey.version
+    return item.journey_id, item.version
 
 
 def handle(
@@ -235,32 +289,22 @@ def _updated(
     if update.duplicate or not update.changed:
         return Outcome(duplicate=update.duplicate, cycle=cycle)
     keys = {journey.journey_id: journey.canonical_key for journey in (*current.journeys, *moved)}
-    snapshots = (
-        *(
-            JourneySnapshot(
-                journey_id=journey.journey_id,
-                canonical_key=journey.canonical_key,
-                version=journey.version,
-                emitted_at=now,
-                journey=journey,
-                score=None if rules is None else _score(journey, update.journeys, rules, now),
-            )
-            for journey in update.upserts
-        ),
-        *(
-            JourneySnapshot(
-                journey_id=retired.journey_id,
-                canonical_key=keys.get(retired.journey_id, ""),
-                version=retired.version,
-                emitted_at=now,
-                superseded_by=retired.superseded_by,
-            )
-            for retired in update.retired
-        ),
+    now = to_utc_millis(now)
+    versions = tuple(Version(journey, update.journeys, now, rules) for journey in update.upserts)
+    retired = tuple(
+        JourneySnapshot(
+            journey_id=retired.journey_id,
+            canonical_key=keys.get(retired.journey_id, ""),
+            version=retired.version,
+            emitted_at=now,
+            superseded_by=retired.superseded_by,
+        )
+        for retired in update.retired
     )
     return Outcome(
         state=KeyState(journeys=update.journeys, redirect=None),
-        snapshots=snapshots,
+        versions=versions,
+        retired=retired,
         late=update.late,
         cycle=cycle,
     )

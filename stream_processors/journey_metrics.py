@@ -76,8 +76,10 @@ class JourneyMetrics:
         else:
             result = "applied"
         self.commands.labels(command.kind, result).inc()
-        for snapshot in outcome.snapshots:
-            self.snapshots.labels("version" if snapshot.journey else "retired").inc()
+        if outcome.versions:
+            self.snapshots.labels("version").inc(len(outcome.versions))
+        if outcome.retired:
+            self.snapshots.labels("retired").inc(len(outcome.retired))
 
     def evicted(self, eviction: Eviction) -> None:
         if eviction.journeys:

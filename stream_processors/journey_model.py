@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from schemas.journeys import ISSUES, CloseReason, Journey, Signal, Stage, Step
 
@@ -31,7 +32,12 @@ class JourneyPolicy:
 
 def journey_id_of(canonical_key: str, first: Step) -> str:
     """Deterministic id: the same key and first event always name the same journey."""
-    return str(uuid.uuid5(_JOURNEY_NAMESPACE, f"{canonical_key}/{first.event_id}"))
+    return _journey_id(canonical_key, first.event_id)
+
+
+@lru_cache(maxsize=65_536)  # a journey is rebuilt on each of its events: hash its id once
+def _journey_id(canonical_key: str, first_event_id: uuid.UUID) -> str:
+    return str(uuid.uuid5(_JOURNEY_NAMESPACE, f"{canonical_key}/{first_event_id}"))
 
 
 def build(

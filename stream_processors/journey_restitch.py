@@ -163,7 +163,7 @@ def _versioned(
     ids = fresh.event_ids
     sources = [j for j in old if j.journey_id == fresh.journey_id or j.event_ids & ids]
     for journey in sources:
-        if journey.journey_id == fresh.journey_id and journey.content() == fresh.content():
+        if journey.journey_id == fresh.journey_id and journey.same_content(fresh):
             return journey
     version = 1 + max((journey.version for journey in sources), default=0)
     return fresh.model_copy(update={"version": version})

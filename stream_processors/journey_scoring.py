@@ -35,9 +35,6 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from schemas.timeutil import UtcMillis
 from stream_processors.journey_model import Journey
 from stream_processors.journey_steps import ISSUES, Step
 from stream_processors.scoring import Driver, Experience, classify, driver, settle
@@ -68,19 +65,23 @@ class Scored(Protocol):
     def drivers(self) -> Sequence[DriverLike]: ...
 
 
-class ScoredJourney(BaseModel):
-    """The score of one journey version, with why it scored what it did."""
+@dataclass(frozen=True, slots=True)
+class ScoredJourney:
+    """The score of one journey version, with why it scored what it did.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Built only by :func:`score_journey` (a plain value: ``score`` is within
+    0-100 by ``settle``); ``interaction_mean`` is the time-weighted mean of the
+    step scores, ``interactions`` the steps that had a score.
+    """
 
     journey_id: str
     canonical_key: str
     journey_version: int
-    scored_at: UtcMillis
-    score: float = Field(ge=0, le=100)
+    scored_at: datetime
+    score: float
     unclamped: float
-    interaction_mean: float = Field(description="time-weighted mean of the step scores")
-    interactions: int = Field(description="steps that had a score")
+    interaction_mean: float
+    interactions: int
     experience: Experience
     rules_version: str
     drivers: tuple[Driver, ...]

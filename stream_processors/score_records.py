@@ -25,9 +25,9 @@ def score_record(
     """The published score of ``event`` under ``rules``. Never raises for a valid event."""
     scored = score_event(event, rules)
     kind, value = event.identifiers.primary()
-    # model_construct: every value comes from validated models (the event, the
-    # scorer's output); validating them again doubled the stage's cost.
-    return InteractionScore.model_construct(
+    # Constructed with validation: pydantic's model_construct is a Python loop
+    # that costs more than the validator (22 us against 14 us per score here).
+    return InteractionScore(
         event_id=event.event_id,
         occurred_at=event.occurred_at,
         scored_at=to_utc_millis(scored_at),
@@ -39,8 +39,7 @@ def score_record(
         experience=scored.experience,
         rules_version=scored.rules_version,
         drivers=tuple(
-            ScoreDriver.model_construct(signal=d.signal, name=d.name, points=d.points)
-            for d in scored.drivers
+            ScoreDriver(signal=d.signal, name=d.name, points=d.points) for d in scored.drivers
         ),
         sla_met=sla_met(event, rules),
         survey=survey_answer(event),
@@ -69,7 +68,7 @@ def survey_answer(event: TouchpointEvent) -> SurveyAnswer | None:
         return None
     payload = event.payload
     about = UUID(payload.about_event_id) if payload.about_event_id else None
-    return SurveyAnswer.model_construct(
+    return SurveyAnswer(
         about_touchpoint=payload.about_touchpoint,
         about_event_id=about,
         csat=payload.csat,

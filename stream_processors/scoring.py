@@ -14,13 +14,12 @@ rest are sorted by absolute impact (ties by name).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
-from schemas.timeutil import UtcMillis
 from stream_processors.scoring_rules import (
     CallCenterRules,
     Overrun,
@@ -34,28 +33,35 @@ from stream_processors.sentiment import sentiment
 Experience = Literal["good", "neutral", "bad"]
 
 
-class Driver(BaseModel):
-    """One rule that moved a score: ``signal`` names the rule, ``name`` says what happened."""
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """One rule that moved a score: ``signal`` names the rule, ``name`` says what happened.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    ``signal``: a stable rule key, e.g. 'server_error', 'wait_over_target';
+    ``name``: for an operator, e.g. 'checkout error 503'.
+    """
 
-    signal: str = Field(description="stable rule key, e.g. 'server_error', 'wait_over_target'")
-    name: str = Field(description="for an operator, e.g. 'checkout error 503'")
+    signal: str
+    name: str
     points: float
 
 
-class ScoredInteraction(BaseModel):
-    """The score of one event, with where it happened and why it scored what it did."""
+@dataclass(frozen=True, slots=True)
+class ScoredInteraction:
+    """The score of one event, with where it happened and why it scored what it did.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Built only by :func:`score_event` from a validated event (a plain value, not
+    validated again: the stage's hot path); ``score`` is within 0-100 by
+    :func:`settle`, ``unclamped`` is base + the drivers' points before clamping.
+    """
 
     event_id: UUID
     source: str
     touchpoint: str
     location: str
-    occurred_at: UtcMillis
-    score: float = Field(ge=0, le=100)
-    unclamped: float = Field(description="base + sum of driver points, before clamping")
+    occurred_at: datetime
+    score: float
+    unclamped: float
     base: float
     experience: Experience
     rules_version: str

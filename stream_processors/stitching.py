@@ -45,8 +45,8 @@ class StitchInput(BaseModel):
 
     @classmethod
     def of(cls, event: TouchpointEvent, score: InteractionScore) -> StitchInput:
-        """The input for a validated event and its score (built, not validated again)."""
-        return cls.model_construct(
+        """The input for a validated event and its score."""
+        return cls(
             event_id=event.event_id,
             occurred_at=event.occurred_at,
             received_at=event.received_at,

@@ -188,12 +188,12 @@ def writer(metrics_port: int | None) -> None:
 
 @cli.group()
 def pipeline() -> None:
-    """Run the worker, writer and ops page in the background (logs: .stack/pipeline/<app id>)."""
+    """Run the worker, writer, alert receiver and ops page in the background (.stack/pipeline)."""
 
 
 @pipeline.command("start")
 def pipeline_start() -> None:
-    """Start one worker, the writer and the operations page unless already running."""
+    """Start one worker, the writer, the alert receiver and the ops page unless running."""
     from touchpoints.pipeline import start_pipeline
 
     for line in start_pipeline(load(WorkerSettings).app_id):
@@ -203,7 +203,7 @@ def pipeline_start() -> None:
 @pipeline.command("stop")
 @click.option("--all", "every", is_flag=True, help="Stop every pipeline started on this machine.")
 def pipeline_stop(every: bool) -> None:
-    """Stop the background worker, writer and operations page."""
+    """Stop the background worker, writer, alert receiver and ops page."""
     from touchpoints.pipeline import stop_pipeline
 
     for line in stop_pipeline(None if every else load(WorkerSettings).app_id):
@@ -212,7 +212,7 @@ def pipeline_stop(every: bool) -> None:
 
 @pipeline.command("status")
 def pipeline_status() -> None:
-    """Show whether the background worker, writer and operations page run."""
+    """Show whether the background worker, writer, alert receiver and ops page run."""
     from touchpoints.pipeline import pipeline_status as status
 
     for line in status(load(WorkerSettings).app_id):
@@ -401,8 +401,9 @@ from touchpoints.cli_feed import feed as _feed  # noqa: E402
 from touchpoints.cli_journey import journey as _journey  # noqa: E402
 from touchpoints.cli_ops import ops as _ops  # noqa: E402
 from touchpoints.cli_source import source as _source  # noqa: E402
+from touchpoints.receiver.cli import alert_receiver as _alert_receiver  # noqa: E402
 
-for _command in (_source, _collector, _feed, _journey, _bench, _ops):
+for _command in (_source, _collector, _feed, _journey, _bench, _alert_receiver, _ops):
     cli.add_command(_command)
 
 

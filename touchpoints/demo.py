@@ -63,7 +63,7 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
     create_topics(settings.kafka, partitions=4)
     version, applied = migrate(settings.clickhouse)
     echo(f"  Kafka topics ready; ClickHouse {version}: {len(applied)} migrations applied now")
-    _step(echo, "3/6", "pipeline: Faust worker, ClickHouse writer and ops page in the background")
+    _step(echo, "3/6", "pipeline: worker, writer, alert receiver, ops page (background)")
     for line in start_pipeline(settings.worker.app_id):
         echo(f"  {line}")
     metrics = metrics_urls(settings.worker, settings.writer)

@@ -1,8 +1,11 @@
-"""The pipeline's own processes in the background: one Faust worker, the writer, the ops page.
+"""The pipeline's own processes in the background: a Faust worker, the writer, the alert
+receiver and the ops page.
 
 Each pipeline (named by its worker's app id) keeps its pid files and logs in
 ``.stack/pipeline/<app id>/``, so a test's pipeline never mistakes the demo's
-for its own.
+for its own. The alert receiver listens on one port (where Alertmanager
+sends), so a second pipeline's receiver finds it taken and exits: its log
+says so, and the first pipeline's receiver keeps receiving.
 """
 
 from __future__ import annotations
@@ -12,7 +15,12 @@ from pathlib import Path
 from touchpoints import paths
 from touchpoints.processes import Managed
 
-COMPONENTS = {"worker": ["worker"], "writer": ["writer"], "ops": ["ops"]}
+COMPONENTS = {
+    "worker": ["worker"],
+    "writer": ["writer"],
+    "receiver": ["alert-receiver"],
+    "ops": ["ops"],
+}
 """What ``touchpoints <args>`` each component runs; started in this order, stopped too."""
 
 

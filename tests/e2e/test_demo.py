@@ -21,7 +21,10 @@ def test_the_demo_stores_every_event_and_its_incident_fires_an_alert(isolated: I
         **isolated.env(),
         "TOUCHPOINTS_WORKER_METRICS_PORT": "9111",
         "TOUCHPOINTS_WRITER_METRICS_PORT": "9112",
-        "TOUCHPOINTS_OPS_PORT": "8099",  # not the default: a developer's page may hold 8089
+        # The demo starts an alert receiver and the ops page too; not on the ports a running
+        # demo's use.
+        "TOUCHPOINTS_RECEIVER_PORT": "9113",
+        "TOUCHPOINTS_OPS_PORT": "8099",
     }
     command = [sys.executable, "-m", "touchpoints"]
     try:

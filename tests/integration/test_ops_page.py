@@ -21,8 +21,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from schemas.settings import ClickHouseSettings
 from sinks.clickhouse import connect
+from sinks.impact_queries import impact_since
 from tests.conftest import Isolated
-from tests.unit.touchpoints.ops.impact_cases import (
+from tests.integration.ops_cases import (
     EXPECTED,
     ONSET,
     journey_rows,
@@ -32,7 +33,6 @@ from tests.unit.touchpoints.ops.impact_cases import (
 )
 from touchpoints.admin import migrate
 from touchpoints.ops.app import build_app
-from touchpoints.ops.impact import customers_hurt
 from touchpoints.ops.settings import OpsSettings
 
 pytestmark = pytest.mark.integration
@@ -95,7 +95,7 @@ def post_alert(run: str, **labels: str) -> None:
 def test_customers_hurt_on_the_local_server(stored: Isolated, location: str) -> None:
     client = connect(stored.clickhouse)
     try:
-        impact = customers_hurt(client.execute, "checkout", location, ONSET)
+        impact = impact_since(client.execute, "checkout", location, ONSET)
     finally:
         client.disconnect()
     assert (impact.customers, impact.journeys, impact.sample) == EXPECTED[location]

@@ -21,11 +21,11 @@ import aiohttp
 from aiohttp import web
 
 from schemas.settings import ClickHouseSettings
+from sinks.impact_queries import Impact, impact_since
 from touchpoints import paths
 from touchpoints.journey_view import lookup
 from touchpoints.ops import render, sources
 from touchpoints.ops.deadletters import dead_letter_groups
-from touchpoints.ops.impact import Impact, customers_hurt
 from touchpoints.ops.promql import Sample, alert_filters, health_queries, pipeline_queries
 from touchpoints.ops.settings import OpsSettings
 from touchpoints.ops.sources import Unreachable
@@ -80,7 +80,7 @@ class OpsPage:
             found = await sources.clickhouse(
                 self.clickhouse,
                 lambda execute: {
-                    row.fingerprint: customers_hurt(
+                    row.fingerprint: impact_since(
                         execute, row.touchpoint, row.location, row.starts_at, shown
                     )
                     for row in hurting
@@ -107,7 +107,7 @@ class OpsPage:
                 hurt = await sources.clickhouse(
                     self.clickhouse,
                     lambda execute: {
-                        (c.touchpoint, c.location): customers_hurt(
+                        (c.touchpoint, c.location): impact_since(
                             execute, c.touchpoint, c.location, start, shown
                         )
                         for c in degraded

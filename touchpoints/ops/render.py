@@ -8,10 +8,10 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
+from sinks.impact_queries import Impact
 from sinks.journey_queries import StoredJourney
 from touchpoints.journey_view import JourneyLookup, drivers_text, step_marks
 from touchpoints.ops.deadletters import DeadLetterGroup
-from touchpoints.ops.impact import Impact
 from touchpoints.ops.views import (
     AlertRow,
     HealthCell,

@@ -181,7 +181,8 @@ def _check_0005(execute: ChdbExecute) -> None:
         "INSERT INTO dead_letters (origin_topic, origin_partition, origin_offset, stage, raw)"
         " VALUES ('tp.raw', 0, 7, 'ingest', 'old')"
     )
-    assert [m.version for m in runner.apply(migrations)] == [5]
+    # 0005 and whatever came after it.
+    assert [m.version for m in runner.apply(migrations)] == [m.version for m in migrations][4:]
     columns = "(origin_topic, origin_partition, origin_offset, stage, origin_in_batch,"
     columns += " origin_index, raw)"
     for in_batch, index, raw in [(1, 0, "a"), (1, 1, "b"), (1, 1, "b again"), (0, 0, "whole")]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sinks.impact_queries import Impact
 from touchpoints.ops.deadletters import DeadLetterGroup, printable
-from touchpoints.ops.impact import Impact
 from touchpoints.ops.render import alerts_panel, deadletters_panel, impact_text, journey_href, page
 from touchpoints.ops.views import AlertRow
 
@@ -18,7 +18,7 @@ def test_a_journey_link_keeps_the_identifier_readable_and_quotes_the_rest() -> N
 
 
 def test_an_impact_names_customers_and_journeys_and_links_each_sampled_customer() -> None:
-    impact = Impact("checkout", "site:www", NOW, 12, 9, ("customer_id:c1", 'x:"><b>'))
+    impact = Impact(12, 9, ("customer_id:c1", 'x:"><b>'))
     html = impact_text(impact)
     assert '<b class="customers-hurt">12</b> customers' in html
     assert '<b class="journeys-hurt">9</b> journeys' in html

@@ -1,4 +1,4 @@
-"""Rows that pin down "customers hurt" (touchpoints/ops/impact.py), for chdb and the real server.
+"""Rows that pin down "customers hurt" (sinks/impact_queries.py) as the ops page shows it.
 
 Onset 12:00:00. At checkout, site:www: c1 twice and c2 had bad interactions
 after the onset; c3 before it, c4 a good one; c5 a bad one at site:m and c6
@@ -36,9 +36,9 @@ JOURNEYS = [  # (journey, version, key, retired, last at, step events)
     ("j-c3", 1, "customer_id:c3", 0, "11:59:50", [4]),
     ("j-c4", 1, "customer_id:c4", 0, "12:00:30", [5]),
 ]
-EXPECTED = {  # location: (customers, journeys, sample, most recent first)
+EXPECTED = {  # location: (customers, journeys, sample: the first hurt first)
     "site:www": (2, 2, ("customer_id:c1", "anonymous_id:c2")),
-    "all": (3, 2, ("customer_id:c1", "customer_id:c5", "anonymous_id:c2")),
+    "all": (3, 2, ("customer_id:c1", "anonymous_id:c2", "customer_id:c5")),
 }
 
 

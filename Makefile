@@ -10,12 +10,12 @@ STAMP  := $(VENV)/.installed
 # Schemas the source models must stay compatible with; CI on a branch sets the target branch.
 COMPAT_BASE ?= HEAD
 
-.PHONY: demo test setup check rules pytest stack-up stack-down clean
+.PHONY: demo test setup check rules pytest stack-up stack-down browser clean
 
 demo: setup
 	$(TP) demo
 
-test: setup check rules stack-up pytest
+test: setup check rules stack-up browser pytest
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ rules: stack-up
 
 stack-up: setup
 	$(TP) stack up
+
+# Chromium and chromedriver for the ops page's browser test (apt, like the stack's packages).
+browser: setup
+	$(TP) stack install-browser
 
 stack-down:
 	@test -x $(TP) && $(TP) stack down || true

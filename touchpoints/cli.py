@@ -50,15 +50,19 @@ def cli() -> None:
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("action", type=click.Choice(["install", "up", "down", "status", "logs", "reset"]))
+@click.argument(
+    "action",
+    type=click.Choice(["install", "install-browser", "up", "down", "status", "logs", "reset"]),
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def stack(action: str, args: tuple[str, ...]) -> None:
     """Local services without Docker: Kafka (KRaft), ClickHouse, Prometheus, Alertmanager.
 
     \b
     install  install what is missing (apt packages, Kafka jars from Maven Central)
+    install-browser  Chromium and chromedriver (the ops page's browser test)
     up       install, start and wait until every service is healthy (idempotent)
-    down     stop the pipeline processes and every service the stack started
+    down     stop the pipeline processes (and ops page) and every service the stack started
     status   one line per service; exit 3 if any is down
     logs     tail the logs: `touchpoints stack logs [kafka|clickhouse|prometheus|alertmanager]`
     reset    down, then delete all local state
@@ -184,12 +188,12 @@ def writer(metrics_port: int | None) -> None:
 
 @cli.group()
 def pipeline() -> None:
-    """Run the worker, writer and alert receiver in the background (.stack/pipeline/<app id>)."""
+    """Run the worker, writer, alert receiver and ops page in the background (.stack/pipeline)."""
 
 
 @pipeline.command("start")
 def pipeline_start() -> None:
-    """Start one worker, the writer and the alert receiver unless already running."""
+    """Start one worker, the writer, the alert receiver and the ops page unless running."""
     from touchpoints.pipeline import start_pipeline
 
     for line in start_pipeline(load(WorkerSettings).app_id):
@@ -199,7 +203,7 @@ def pipeline_start() -> None:
 @pipeline.command("stop")
 @click.option("--all", "every", is_flag=True, help="Stop every pipeline started on this machine.")
 def pipeline_stop(every: bool) -> None:
-    """Stop the background worker, writer and alert receiver."""
+    """Stop the background worker, writer, alert receiver and ops page."""
     from touchpoints.pipeline import stop_pipeline
 
     for line in stop_pipeline(None if every else load(WorkerSettings).app_id):
@@ -208,7 +212,7 @@ def pipeline_stop(every: bool) -> None:
 
 @pipeline.command("status")
 def pipeline_status() -> None:
-    """Show whether the background worker, writer and alert receiver run."""
+    """Show whether the background worker, writer, alert receiver and ops page run."""
     from touchpoints.pipeline import pipeline_status as status
 
     for line in status(load(WorkerSettings).app_id):
@@ -298,6 +302,7 @@ def demo(no_stack: bool, **options: Any) -> None:
     Prometheus, then prints what happened and where to look.
     """
     from touchpoints.demo import DemoError, DemoSettings, run_demo
+    from touchpoints.ops.settings import OpsSettings
     from touchpoints.paths import StackUrls
 
     settings = DemoSettings(
@@ -308,6 +313,7 @@ def demo(no_stack: bool, **options: Any) -> None:
         producer=load(ProducerSettings),
         urls=load(StackUrls),
         simulation=_simulation_config(**options),
+        ops=load(OpsSettings),
         start_stack=not no_stack,
     )
     try:
@@ -393,10 +399,11 @@ from touchpoints.bench.cli import bench_command as _bench  # noqa: E402
 from touchpoints.cli_collector import collector as _collector  # noqa: E402
 from touchpoints.cli_feed import feed as _feed  # noqa: E402
 from touchpoints.cli_journey import journey as _journey  # noqa: E402
+from touchpoints.cli_ops import ops as _ops  # noqa: E402
 from touchpoints.cli_source import source as _source  # noqa: E402
 from touchpoints.receiver.cli import alert_receiver as _alert_receiver  # noqa: E402
 
-for _command in (_source, _collector, _feed, _journey, _bench, _alert_receiver):
+for _command in (_source, _collector, _feed, _journey, _bench, _alert_receiver, _ops):
     cli.add_command(_command)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sinks.journey_queries import StoredJourney
+from touchpoints.journey_view import drivers_text, step_marks
 
 
 @click.group()
@@ -26,23 +27,21 @@ def show(identifier: str, limit: int) -> None:
     """
     from schemas.settings import ClickHouseSettings
     from sinks.clickhouse import connect
-    from sinks.journey_queries import current_key, latest_journeys
     from touchpoints.cli import load
+    from touchpoints.journey_view import lookup
 
     client = connect(load(ClickHouseSettings))
     try:
-        key, path = current_key(client.execute, identifier)
-        if key is None:
-            click.echo(
-                f"{identifier}: never linked (unknown, blocklisted or quarantined)", err=True
-            )
-            sys.exit(1)
-        journeys = latest_journeys(client.execute, [key])
+        found = lookup(client.execute, identifier)
     finally:
         client.disconnect()
-    via = f" (via {' -> '.join(path[:-1])})" if len(path) > 1 else ""
+    if found.key is None:
+        click.echo(f"{identifier}: never linked (unknown, blocklisted or quarantined)", err=True)
+        sys.exit(1)
+    journeys = found.journeys
+    via = f" (via {' -> '.join(found.merged_from)})" if found.merged_from else ""
     click.echo(
-        f"{key}{via}: {len(journeys)} journeys, showing the last {min(limit, len(journeys))}"
+        f"{found.key}{via}: {len(journeys)} journeys, showing the last {min(limit, len(journeys))}"
     )
     for stored in journeys[-limit:]:
         click.echo("")
@@ -61,17 +60,12 @@ def render(stored: StoredJourney) -> list[str]:
         f"{stored.late_steps}",
     ]
     if stored.rules_version:
-        why = "; ".join(f"{name} {points:+g}" for name, points in stored.drivers[:4]) or "-"
+        why = drivers_text(stored)
         lines.append(
             f"  score {stored.score:g} ({stored.experience}, rules {stored.rules_version}): {why}"
         )
     for step in stored.steps:
-        marks = " ".join(
-            mark
-            for mark, on in (("friction", step.friction), (step.signal, bool(step.signal)),
-                             ("late", step.late))
-            if on
-        )  # fmt: skip
+        marks = " ".join(step_marks(step))
         score = "" if step.score is None else f"{step.score:>5g}"
         lines.append(
             f"  {step.occurred_at:%H:%M:%S}  {step.source:<12} {step.touchpoint:<18} "

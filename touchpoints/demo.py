@@ -21,6 +21,7 @@ from sinks.settings import WriterSettings
 from stream_processors.settings import WorkerSettings
 from touchpoints import paths
 from touchpoints.admin import create_topics, migrate
+from touchpoints.ops.settings import OpsSettings
 from touchpoints.paths import StackUrls
 from touchpoints.pipeline import start_pipeline
 from touchpoints.report import Report, collect, metrics_urls, render, stored_counts
@@ -44,6 +45,7 @@ class DemoSettings:
     producer: ProducerSettings
     urls: StackUrls
     simulation: SimulationConfig
+    ops: OpsSettings
     start_stack: bool = True
     catch_up_timeout_s: float = 180.0
     alert_timeout_s: float = 120.0
@@ -61,11 +63,11 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
     create_topics(settings.kafka, partitions=4)
     version, applied = migrate(settings.clickhouse)
     echo(f"  Kafka topics ready; ClickHouse {version}: {len(applied)} migrations applied now")
-    _step(echo, "3/6", "pipeline: Faust worker, ClickHouse writer, alert receiver (background)")
+    _step(echo, "3/6", "pipeline: worker, writer, alert receiver, ops page (background)")
     for line in start_pipeline(settings.worker.app_id):
         echo(f"  {line}")
     metrics = metrics_urls(settings.worker, settings.writer)
-    for url in metrics:
+    for url in (*metrics, f"{settings.ops.url}/healthz"):
         _wait(
             partial(_answers, url),
             60,
@@ -95,6 +97,7 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
     echo(render(report, settings.urls, settings.clickhouse, metrics))
     echo(f"\nDone in {time.monotonic() - began:.0f}s. The pipeline keeps running:")
     echo("`touchpoints pipeline stop` stops it, `touchpoints stack down` stops everything.")
+    echo(f"\nOperations page (alerts, who they hurt, journeys, dead letters): {settings.ops.url}")
     return report
 
 

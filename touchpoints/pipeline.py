@@ -1,4 +1,5 @@
-"""The pipeline's own processes in the background: a Faust worker, the writer, the alert receiver.
+"""The pipeline's own processes in the background: a Faust worker, the writer, the alert
+receiver and the ops page.
 
 Each pipeline (named by its worker's app id) keeps its pid files and logs in
 ``.stack/pipeline/<app id>/``, so a test's pipeline never mistakes the demo's
@@ -14,7 +15,13 @@ from pathlib import Path
 from touchpoints import paths
 from touchpoints.processes import Managed
 
-COMPONENTS = {"worker": ["worker"], "writer": ["writer"], "receiver": ["alert-receiver"]}
+COMPONENTS = {
+    "worker": ["worker"],
+    "writer": ["writer"],
+    "receiver": ["alert-receiver"],
+    "ops": ["ops"],
+}
+"""What ``touchpoints <args>`` each component runs; started in this order, stopped too."""
 
 
 def _root() -> Path:

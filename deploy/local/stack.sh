@@ -38,6 +38,7 @@ STOP_TIMEOUT=${TOUCHPOINTS_STACK_STOP_TIMEOUT:-20}
 HOST=127.0.0.1
 SERVICES=(kafka clickhouse prometheus alertmanager)
 APT_PACKAGES=(clickhouse-server clickhouse-client prometheus prometheus-alertmanager kcat curl)
+BROWSER_PACKAGES=(chromium chromium-driver)
 
 KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
 KAFKA_LOG4J="$SCRIPT_DIR/kafka/log4j2.yaml"
@@ -71,6 +72,7 @@ Prometheus and Alertmanager as user processes bound to 127.0.0.1.
 
 Commands:
   install         install what is missing (Debian packages, Kafka jars via Maven)
+  install-browser install Chromium and chromedriver if missing (the ops page's browser test)
   up              install, then start every service not running and wait until healthy
   down            stop the services this script started (SIGTERM, then SIGKILL after ${STOP_TIMEOUT}s)
   status          one line per service; exit 0 if all are running and healthy, 3 otherwise
@@ -377,8 +379,34 @@ install_packages() {
   ((${#missing[@]} > 0)) || return 0
   command -v apt-get >/dev/null 2>&1 ||
     die "apt-get is not available: install ${missing[*]} (ClickHouse server and client, Prometheus with promtool, Alertmanager, kcat, curl) with your system's package manager."
+  apt_install install "${missing[@]}"
+}
+
+# The headless browser the ops page's end-to-end test drives (tests/e2e/test_ops_page.py):
+# `make test` installs it, the stack itself does not need it.
+install_browser() {
+  local missing=() package
+  if command -v dpkg-query >/dev/null 2>&1; then
+    for package in "${BROWSER_PACKAGES[@]}"; do
+      deb_installed "$package" || missing+=("$package")
+    done
+  else
+    for package in chromium chromedriver; do
+      command -v "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+  fi
+  ((${#missing[@]} > 0)) || return 0
+  command -v apt-get >/dev/null 2>&1 ||
+    die "apt-get is not available: install ${missing[*]} (Chromium and its chromedriver) with your system's package manager."
+  apt_install install-browser "${missing[@]}"
+}
+
+# apt_install COMMAND PACKAGE...: as root, waiting for another apt's lock; COMMAND is this
+# script's command that installs them, named when not root.
+apt_install() {
+  local command=$1 missing=("${@:2}")
   ((EUID == 0)) ||
-    die "missing Debian packages (${missing[*]}): run '$PROG install' as root, or: sudo apt-get install -y ${missing[*]}"
+    die "missing Debian packages (${missing[*]}): run '$PROG $command' as root, or: sudo apt-get install -y ${missing[*]}"
   say "installing Debian packages: ${missing[*]} (waits for the dpkg lock if another apt is running)"
   apt-get -o DPkg::Lock::Timeout=900 update -q ||
     die "apt-get update failed (see its output above)"
@@ -898,6 +926,10 @@ main() {
     install)
       cmd_install
       say "everything is installed (Kafka jars in $KAFKA_LIBS)"
+      ;;
+    install-browser)
+      install_browser
+      say "Chromium and chromedriver are installed"
       ;;
     up) cmd_up ;;
     down) cmd_down ;;

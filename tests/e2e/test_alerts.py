@@ -83,12 +83,14 @@ def target_up(job: str, run: str) -> bool:
 
 
 @contextmanager
-def scraped_as(run: str) -> Iterator[None]:
+def scraped_as(
+    run: str, worker_port: str = WORKER_PORT, writer_port: str = WRITER_PORT
+) -> Iterator[None]:
     """Tell the stack's Prometheus (file discovery) to scrape this run's worker and writer."""
     folder = stack_dir() / "prometheus" / "e2e-targets"
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for name, port in (("worker", WORKER_PORT), ("writer", WRITER_PORT)):
+    for name, port in (("worker", worker_port), ("writer", writer_port)):
         path = folder / f"{name}-{run}.json"
         targets = [{"targets": [f"127.0.0.1:{port}"], "labels": {"run": run}}]
         path.write_text(json.dumps(targets))

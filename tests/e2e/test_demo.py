@@ -21,8 +21,10 @@ def test_the_demo_stores_every_event_and_its_incident_fires_an_alert(isolated: I
         **isolated.env(),
         "TOUCHPOINTS_WORKER_METRICS_PORT": "9111",
         "TOUCHPOINTS_WRITER_METRICS_PORT": "9112",
-        # The demo starts an alert receiver too; not on the port a running demo's uses.
+        # The demo starts an alert receiver and the ops page too; not on the ports a running
+        # demo's use.
         "TOUCHPOINTS_RECEIVER_PORT": "9113",
+        "TOUCHPOINTS_OPS_PORT": "8099",
     }
     command = [sys.executable, "-m", "touchpoints"]
     try:
@@ -35,6 +37,10 @@ def test_the_demo_stores_every_event_and_its_incident_fires_an_alert(isolated: I
         subprocess.run([*command, "pipeline", "stop"], env=env, check=False, timeout=60)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
+    assert (
+        "Operations page (alerts, who they hurt, journeys, dead letters): http://127.0.0.1:8099"
+        in output
+    )
 
     sent = re.search(r"sent (\d+) \((\d+) valid, (\d+) invalid\)", output)
     assert sent, output[-3000:]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from stream_processors.journey_model import Journey, JourneyPolicy, build
+from stream_processors.journey_model import Journey, JourneyPolicy, build, journey_id_of
 from stream_processors.journey_steps import Step
 
 
@@ -156,17 +156,34 @@ def _versioned(
     *,
     closed_by_inactivity: bool,
 ) -> Journey:
-    """The journey of ``steps``: the old one if unchanged, else one version above its sources."""
-    fresh = build(
-        key, steps, policy, closed_by_inactivity=closed_by_inactivity, version=1, updated_at=now
-    )
-    ids = fresh.event_ids
-    sources = [j for j in old if j.journey_id == fresh.journey_id or j.event_ids & ids]
+    """The journey of ``steps``: the old one if unchanged, else one version above its sources.
+
+    A journey is a function of its key, its steps and how it closed
+    (``journey_model.build``), so an old journey with the same three is the
+    journey unchanged; nothing is built to find that out.
+    """
+    ordered = tuple(sorted(steps, key=lambda step: step.order))
+    journey_id = journey_id_of(key, ordered[0])
+    reason = "goal" if ordered[-1].goal else ("inactivity" if closed_by_inactivity else None)
+    ids = frozenset(step.event_id for step in ordered)
+    sources = [j for j in old if j.journey_id == journey_id or j.event_ids & ids]
     for journey in sources:
-        if journey.journey_id == fresh.journey_id and journey.same_content(fresh):
+        if (
+            journey.journey_id == journey_id
+            and journey.steps == ordered
+            and journey.close_reason == reason
+            and journey.canonical_key == key
+        ):
             return journey
     version = 1 + max((journey.version for journey in sources), default=0)
-    return fresh.model_copy(update={"version": version})
+    return build(
+        key,
+        ordered,
+        policy,
+        closed_by_inactivity=closed_by_inactivity,
+        version=version,
+        updated_at=now,
+    )
 
 
 def _retired(old: Sequence[Journey], built: Sequence[Journey]) -> tuple[Retired, ...]:

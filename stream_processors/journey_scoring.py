@@ -146,9 +146,11 @@ def _weights(steps: Sequence[Step], half_life_hours: float, now: datetime) -> li
     if not steps:
         return []
     newest = min(max(step.occurred_at for step in steps), now)
+    half_life = timedelta(hours=half_life_hours)
     ages = [max(newest - min(step.occurred_at, now), timedelta(0)) for step in steps]
-    raw = [0.5 ** (age / timedelta(hours=half_life_hours)) for age in ages]
-    return [weight / sum(raw) for weight in raw]
+    raw = [0.5 ** (age / half_life) for age in ages]
+    total = sum(raw)
+    return [weight / total for weight in raw]
 
 
 def _interaction_drivers(

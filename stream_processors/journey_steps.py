@@ -40,11 +40,17 @@ def step_of(event: TouchpointEvent, *, late: bool = False, score: Scored | None 
         contact=contact,
         late=late,
         score=None if score is None else score.score,
-        drivers=()
-        if score is None
-        else tuple(
-            ScoreDriver(signal=d.signal, name=d.name, points=d.points) for d in score.drivers
-        ),
+        drivers=() if score is None else _drivers(score),
+    )
+
+
+def _drivers(score: Scored) -> tuple[ScoreDriver, ...]:
+    """The score's drivers as records; a published score's are records already (kept as is)."""
+    return tuple(
+        d
+        if isinstance(d, ScoreDriver)
+        else ScoreDriver(signal=d.signal, name=d.name, points=d.points)
+        for d in score.drivers
     )
 
 

@@ -59,7 +59,7 @@ def test_migration_0005_on_the_local_server_keeps_rows_and_items_apart(
             " VALUES",
             [("tp.raw", 0, 7, "ingest", b"from before")],
         )
-        assert [m.version for m in runner.apply(migrations)] == [5]
+        assert [m.version for m in runner.apply([m for m in migrations if m.version <= 5])] == [5]
         client.execute(
             "INSERT INTO dead_letters (origin_topic, origin_partition, origin_offset, stage,"
             " origin_in_batch, origin_index, raw) VALUES",

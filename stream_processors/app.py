@@ -64,22 +64,17 @@ from schemas.scores import SCORE_ADAPTER, SCORES_ADAPTER, InteractionScore
 from schemas.settings import KafkaSettings
 from schemas.timeutil import utc_now
 from schemas.topics import Topics
-from stream_processors.deadletter_policy import UNKNOWN_SOURCE, DeadLetterPolicy, Decision
+from stream_processors.deadletter_policy import DeadLetterPolicy
 from stream_processors.health import HealthState, decode_state, encode_state, observe
 from stream_processors.identity import IdentityPolicy
 from stream_processors.identity_graph import Entry, IdentityGraph, decode_entry, encode_entry
-from stream_processors.ingest import Accepted, ingest_record
-from stream_processors.ingest_outputs import Taken
 from stream_processors.journey_clock import CloseClock
 from stream_processors.journey_commands import (
-    COMMAND_ADAPTER,
-    COMMANDS_ADAPTER,
     Command,
     KeyState,
     Publications,
     batch_records,
     close_idle,
-    handle,
     open_since,
     partition_of,
 )
@@ -93,10 +88,9 @@ from stream_processors.runtime.faust_settings import app_settings
 from stream_processors.runtime.out import FailOnSendError, Out, Send, fail_fast
 from stream_processors.runtime.store import StateDisk, StoreLimits, disk_store, state_root
 from stream_processors.runtime.transport import Transport as RewindingTransport
-from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from stream_processors.settings import WorkerSettings
-from stream_processors.stitching import STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER, stitch_input
+from stream_processors.stages import Ingest, RawRecord, journeys_take, stitch_take
 from stream_processors.truth import Pair, RecentScores, routing_key
 
 Clock = Callable[[], datetime]
@@ -139,7 +133,7 @@ def build_app(
     # The dead-letter policy per claimed source (guarded: a producer inventing
     # source names cannot grow the state or the metric series without bound).
     deadletters = DeadLetterPolicy(worker)
-    policy_key = LabelGuard(worker.max_locations)
+    ingest = Ingest(policy, rules, deadletters, LabelGuard(worker.max_locations), metrics)
     parking: dict[str, bool] = {}
 
     # raw batch records (or single foreign records) ──► ingest, one pass per event ──►
@@ -153,24 +147,8 @@ def build_app(
         )
         async for records in batches:
             try:
-                now = clock()
-                taken = Taken()
-                for record in records:
-                    origin = origin_of(record.message)
-                    for result in ingest_record(record.value, origin, now, policy):
-                        source = policy_key(result.source) if result.source else None
-                        valid = isinstance(result, Accepted)
-                        decision = deadletters.decide_record(source, valid, now)
-                        if decision is Decision.QUARANTINE:
-                            taken.park(record.key, record.value, result)
-                            metrics.parked(source or UNKNOWN_SOURCE)
-                        elif isinstance(result, Accepted):
-                            score = score_record(result.event, rules, now)
-                            taken.accept(origin.partition, result.event, score)
-                            metrics.accepted(result.event, score, now, origin.timestamp)
-                        else:
-                            taken.reject(origin.partition, result.dead_letter)
-                            metrics.rejected(result.dead_letter)
+                raw = (RawRecord(origin_of(r.message), r.key, r.value) for r in records)
+                taken = ingest.take(raw, clock())
                 await out.send_all(await out.batches_to(topics.events, taken.events))
                 await out.send_all(await out.batches(topics.scores, taken.scores))
                 await out.send_all(await out.batches_to(topics.deadletter, taken.dead))
@@ -212,24 +190,12 @@ def build_app(
         await _changelog_known(app, graph_table)
         async for batch in stream.take(journeys.batch_size, within=journeys.batch_seconds):
             try:
-                graph = graphs.current()
-                now = clock()
-                merges: list[bytes] = []
-                links: list[bytes] = []
-                commands: list[Command] = []
-                entries: dict[str, Entry] = {}
-                for value in batch:
-                    for item in unpack(value, STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER):
-                        stitched = stitch_input(graph, item, item.step, now)
-                        merges.extend(m.model_dump_json().encode() for m in stitched.merges)
-                        links.extend(k.model_dump_json().encode() for k in stitched.links)
-                        commands.extend(stitched.commands())
-                        entries.update(stitched.entries)
-                        journey_metrics.stitched(stitched)
-                sends = _command_sends(topics.journey_commands, commands, journey_partitions)
-                sends += _unkeyed(topics.merges, merges) + _unkeyed(topics.identity_links, links)
+                done = stitch_take(graphs.current(), batch, clock(), journey_metrics)
+                sends = _command_sends(topics.journey_commands, done.commands, journey_partitions)
+                sends += _unkeyed(topics.merges, done.merges)
+                sends += _unkeyed(topics.identity_links, done.links)
                 await out.deliver(sends)  # outputs first: a crash now repeats them, loses nothing
-                await graphs.write(entries)
+                await graphs.write(done.entries)
             except Exception as error:
                 fail_fast("identity could not stitch a batch", error)
 
@@ -254,17 +220,9 @@ def build_app(
         async for batch in stream.take(journeys.batch_size, within=journeys.batch_seconds):
             try:
                 async with store.lock:
-                    now = clock()
-                    changed: dict[str, KeyState] = {}
-                    published = Publications()
-                    for value in batch:
-                        for command in unpack(value, COMMAND_ADAPTER, COMMANDS_ADAPTER):
-                            state = changed.get(command.key) or store.load(command.key)
-                            outcome = handle(state, command, journey_policy, now, rules)
-                            if outcome.state is not None:
-                                changed[command.key] = outcome.state
-                            published.add(outcome)
-                            journey_metrics.handled(command, outcome)
+                    published, changed = journeys_take(
+                        batch, store.load, journey_policy, clock(), rules, journey_metrics
+                    )
                     await out.deliver(_journey_sends(published, topics, journey_partitions))
                     await store.save(changed)
             except Exception as error:

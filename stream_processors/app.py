@@ -58,14 +58,14 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from schemas.batches import pack, unpack
+from schemas.batches import pack
 from schemas.deadletter import Origin
-from schemas.scores import SCORE_ADAPTER, SCORES_ADAPTER, InteractionScore
+from schemas.scores import InteractionScore
 from schemas.settings import KafkaSettings
 from schemas.timeutil import utc_now
 from schemas.topics import Topics
 from stream_processors.deadletter_policy import DeadLetterPolicy
-from stream_processors.health import HealthState, decode_state, encode_state, observe
+from stream_processors.health import HealthState, decode_state, encode_state
 from stream_processors.identity import IdentityPolicy
 from stream_processors.identity_graph import Entry, IdentityGraph, decode_entry, encode_entry
 from stream_processors.journey_clock import CloseClock
@@ -90,8 +90,8 @@ from stream_processors.runtime.store import StateDisk, StoreLimits, disk_store, 
 from stream_processors.runtime.transport import Transport as RewindingTransport
 from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from stream_processors.settings import WorkerSettings
-from stream_processors.stages import Ingest, RawRecord, journeys_take, stitch_take
-from stream_processors.truth import Pair, RecentScores, routing_key
+from stream_processors.stages import Health, Ingest, RawRecord, journeys_take, stitch_take
+from stream_processors.truth import RecentScores
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -283,9 +283,11 @@ def build_app(
         use_partitioner=True,
         **disk.table_kwargs(),
     )
-    detector = worker.health_policy()
-    health_metrics = HealthMetrics(registry, max_locations=worker.max_locations)
-    recent_scores = RecentScores(worker.truth_recent_scores)
+    health = Health(
+        worker.health_policy(),
+        RecentScores(worker.truth_recent_scores),
+        HealthMetrics(registry, max_locations=worker.max_locations),
+    )
     health_states = _HealthStore(health_table)
 
     @app.agent(scores_topic, name="health")
@@ -296,30 +298,8 @@ def build_app(
         )
         async for records in batches:
             try:
-                changed: dict[bytes, HealthState] = {}
-                degradations: list[tuple[bytes, bytes]] = []
-                scores = [
-                    s for r in records for s in unpack(r.value, SCORE_ADAPTER, SCORES_ADAPTER)
-                ]
-                for score in scores:
-                    if score.survey is not None:
-                        pair = recent_scores.pair(score)
-                        if isinstance(pair, Pair):
-                            health_metrics.paired(pair.touchpoint, pair.score, pair.answer)
-                        else:
-                            health_metrics.not_paired(score.survey.about_touchpoint, pair)
-                        continue
-                    recent_scores.remember(score)
-                    key = routing_key(score).encode()
-                    state = changed[key] if key in changed else health_states.load(key, score)
-                    seen = observe(state, score, detector, clock())
-                    if seen.late:
-                        health_metrics.late_event(score.touchpoint)
-                        continue
-                    changed[key] = seen.state
-                    for degradation in seen.degradations:
-                        degradations.append((degradation.key(), degradation.encode()))
-                        health_metrics.degraded(degradation)
+                values = (record.value for record in records)
+                changed, degradations = health.take(values, health_states.load, clock())
                 # Keyed like the scores: one touchpoint's degradations stay in order.
                 await out.deliver(await out.batches(topics.degradations, degradations))
                 await health_states.save(changed)  # outputs first; one record per changed key

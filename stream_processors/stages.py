@@ -14,7 +14,9 @@ from datetime import datetime
 
 from schemas.batches import unpack
 from schemas.deadletter import Origin
+from schemas.scores import SCORE_ADAPTER, SCORES_ADAPTER, InteractionScore
 from stream_processors.deadletter_policy import UNKNOWN_SOURCE, DeadLetterPolicy, Decision
+from stream_processors.health import DetectorPolicy, HealthState, observe
 from stream_processors.identity_graph import Entry, IdentityGraph
 from stream_processors.ingest import Accepted, IngestPolicy, ingest_record
 from stream_processors.ingest_outputs import Taken
@@ -29,10 +31,11 @@ from stream_processors.journey_commands import (
 from stream_processors.journey_metrics import JourneyMetrics
 from stream_processors.journey_model import JourneyPolicy
 from stream_processors.labels import LabelGuard
-from stream_processors.metrics import IngestMetrics
+from stream_processors.metrics import HealthMetrics, IngestMetrics
 from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import ScoringRules
 from stream_processors.stitching import STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER, stitch_input
+from stream_processors.truth import Pair, RecentScores, routing_key
 
 
 @dataclass(frozen=True)
@@ -125,3 +128,48 @@ def journeys_take(
             published.add(outcome)
             metrics.handled(command, outcome)
     return published, changed
+
+
+@dataclass(frozen=True)
+class Health:
+    """The health stage: each touchpoint|location's windows against its own baseline."""
+
+    detector: DetectorPolicy
+    recent: RecentScores
+    """Recent scores by event id, so a survey answer finds the interaction it is about."""
+    metrics: HealthMetrics
+
+    def take(
+        self,
+        values: Iterable[bytes],
+        load: Callable[[bytes, InteractionScore], HealthState],
+        now: datetime,
+    ) -> tuple[dict[bytes, HealthState], list[tuple[bytes, bytes]]]:
+        """Judge every score of ``values`` (batch records); survey answers pair instead.
+
+        Returns the states that changed and the degradations found, as (key, value)
+        in the order found (keyed like the scores: one touchpoint's stay in order).
+        """
+        changed: dict[bytes, HealthState] = {}
+        degradations: list[tuple[bytes, bytes]] = []
+        scores = [s for value in values for s in unpack(value, SCORE_ADAPTER, SCORES_ADAPTER)]
+        for score in scores:
+            if score.survey is not None:
+                pair = self.recent.pair(score)
+                if isinstance(pair, Pair):
+                    self.metrics.paired(pair.touchpoint, pair.score, pair.answer)
+                else:
+                    self.metrics.not_paired(score.survey.about_touchpoint, pair)
+                continue
+            self.recent.remember(score)
+            key = routing_key(score).encode()
+            state = changed[key] if key in changed else load(key, score)
+            seen = observe(state, score, self.detector, now)
+            if seen.late:
+                self.metrics.late_event(score.touchpoint)
+                continue
+            changed[key] = seen.state
+            for degradation in seen.degradations:
+                degradations.append((degradation.key(), degradation.encode()))
+                self.metrics.degraded(degradation)
+        return changed, degradations

@@ -127,7 +127,12 @@ class Supervisor:
                 "component already running: adopted", extra={"component": name, "pid": already}
             )
             return started(state, already, now)
-        child = _spawn(process, args)
+        try:
+            child = _spawn(process, args)
+        except OSError as error:
+            # Counted as a failed run: the back-off applies, the supervisor carries on.
+            log.error("component could not start", extra={"component": name, "error": str(error)})
+            return exited(started(state, 0, now), None, now, self._policy)
         self._children[name] = child
         state = started(state, child.pid, now)
         log.info("component started", extra={"component": name, "pid": child.pid,
@@ -164,9 +169,11 @@ class Supervisor:
         return Managed(name, self._run_dir).pid() == pid
 
     def _save(self) -> None:
-        write_state(
-            state_path(self._run_dir), SupervisorState(os.getpid(), time.time(), self._states)
-        )
+        state = SupervisorState(os.getpid(), time.time(), self._states)
+        try:
+            write_state(state_path(self._run_dir), state)
+        except OSError as error:  # status goes stale; supervising matters more
+            log.warning("could not write the supervisor state", extra={"error": str(error)})
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -112,10 +112,12 @@ def stop_pipeline(app_id: str | None = None) -> list[str]:
     app_ids = [app_id] if app_id else sorted(p.name for p in _root().glob("*") if p.is_dir())
     lines = []
     for each in app_ids:
-        names = _names(read_state(state_path(run_dir(each))))
-        supervised = _managed(each, SUPERVISOR).stop(timeout=SUPERVISOR_STOP_TIMEOUT_S)
+        state = read_state(state_path(run_dir(each)))
+        names = list(dict.fromkeys([*_names(state), *COMPONENTS]))
+        running = {name for name in names if _managed(each, name).pid() is not None}
+        _managed(each, SUPERVISOR).stop(timeout=SUPERVISOR_STOP_TIMEOUT_S)
         for name in names:
-            stopped = _managed(each, name).stop() or supervised
+            stopped = _managed(each, name).stop() or name in running
             lines.append(f"{each}: {name:<8} {'stopped' if stopped else 'not running'}")
     return lines
 

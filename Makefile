@@ -7,10 +7,13 @@ VENV   := .venv
 PYTHON := python3
 TP     := $(VENV)/bin/touchpoints
 STAMP  := $(VENV)/.installed
+# Exact versions of every dependency (pip constraints): setup, CI and the production units
+# install from it. `make lock` refreshes it.
+LOCK   := constraints.txt
 # Schemas the source models must stay compatible with; CI on a branch sets the target branch.
 COMPAT_BASE ?= HEAD
 
-.PHONY: demo test setup check rules pytest stack-up stack-down browser clean
+.PHONY: demo test setup lock check rules pytest stack-up stack-down browser clean
 
 demo: setup
 	$(TP) demo
@@ -19,12 +22,27 @@ test: setup check rules stack-up browser pytest
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# pip itself and the build backend come from the lock too; pip's own version first, since
+# --build-constraint (the lock applied to setuptools building this project) needs pip >= 25.3.
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "setup: python3 (3.11) is required: apt-get install python3 python3-venv"; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -c $(LOCK) pip setuptools wheel
+	$(VENV)/bin/pip install -q -c $(LOCK) --build-constraint $(LOCK) -e '.[dev]'
 	@touch $(STAMP)
+
+# Resolve afresh: a new venv gets the newest versions pyproject.toml allows, and the lock
+# becomes its `pip freeze` (the project itself left out). Then run `make test` and commit.
+LOCK_VENV := $(shell mktemp -u /tmp/touchpoints-lock.XXXXXX)
+lock:
+	@command -v $(PYTHON) >/dev/null || { echo "lock: python3 (3.11) is required"; exit 1; }
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --upgrade pip setuptools wheel
+	$(LOCK_VENV)/bin/pip install -q -e '.[dev]'
+	{ sed -n '/^#/p' $(LOCK); $(LOCK_VENV)/bin/pip freeze --all --exclude-editable; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf $(LOCK_VENV)
+	@echo "lock: $(LOCK) refreshed; run make test, then commit it"
 
 check: setup
 	$(VENV)/bin/ruff check .

@@ -193,7 +193,11 @@ def pipeline() -> None:
 
 @pipeline.command("start")
 def pipeline_start() -> None:
-    """Start one worker, the writer, the alert receiver and the ops page unless running."""
+    """Start one worker, the writer, the alert receiver and the ops page unless running.
+
+    A supervisor process runs them and restarts any that exits, after a pause
+    of 1 s doubling to 30 s (back to 1 s once it had run for a minute).
+    """
     from touchpoints.pipeline import start_pipeline
 
     for line in start_pipeline(load(WorkerSettings).app_id):
@@ -212,11 +216,34 @@ def pipeline_stop(every: bool) -> None:
 
 @pipeline.command("status")
 def pipeline_status() -> None:
-    """Show whether the background worker, writer, alert receiver and ops page run."""
+    """Show whether the supervisor and each component run, and how often each restarted."""
     from touchpoints.pipeline import pipeline_status as status
 
     for line in status(load(WorkerSettings).app_id):
         click.echo(line)
+
+
+@pipeline.command("supervise", hidden=True)
+@click.argument("app_id")
+@click.option("--component", "overrides", multiple=True, metavar="NAME=ARGS",
+              help="Supervise `touchpoints ARGS` (split on spaces) as NAME instead of the "
+                   "pipeline's components; repeatable (tests).")  # fmt: skip
+def pipeline_supervise(app_id: str, overrides: tuple[str, ...]) -> None:
+    """Run pipeline APP_ID's components, restarting any that exits (`pipeline start` runs this
+    in the background; TERM stops the components, then the supervisor)."""
+    from touchpoints.pipeline import COMPONENTS, run_dir
+    from touchpoints.supervision import Backoff
+    from touchpoints.supervisor import supervise
+
+    components: dict[str, list[str]] = dict(COMPONENTS)
+    if overrides:
+        components = {}
+        for spec in overrides:
+            name, _, args = spec.partition("=")
+            if not name or not args.split():
+                raise click.BadParameter(f"{spec!r}: expected NAME=ARGS", param_hint="--component")
+            components[name] = args.split()
+    supervise(run_dir(app_id), components, Backoff())
 
 
 # ── traffic and the main job ────────────────────────────────────────────────

@@ -37,7 +37,8 @@ STOP_TIMEOUT=${TOUCHPOINTS_STACK_STOP_TIMEOUT:-20}
 
 HOST=127.0.0.1
 SERVICES=(kafka clickhouse prometheus alertmanager)
-APT_PACKAGES=(clickhouse-server clickhouse-client prometheus prometheus-alertmanager kcat curl)
+# systemd: its systemd-analyze verifies deploy/systemd's units (tests/unit/deploy).
+APT_PACKAGES=(clickhouse-server clickhouse-client prometheus prometheus-alertmanager kcat curl systemd)
 BROWSER_PACKAGES=(chromium chromium-driver)
 
 KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"

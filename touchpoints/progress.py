@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 import click
@@ -33,7 +34,6 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 
@@ -159,7 +159,8 @@ class _LineTracker:
         self._total = self._total if total is None else total
         self._note = self._note if note is None else note
         now, tenth = self._clock(), self._tenths()
-        if now - self._last >= self._every_s or tenth > self._tenth:
+        # The last tenth is left to the closing line, which says the same and more.
+        if now - self._last >= self._every_s or self._tenth < tenth < 10:
             self._last, self._tenth = now, tenth
             self._echo(plain_line(self._snapshot(now)))
 
@@ -185,8 +186,21 @@ class _RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if speed is None and task.elapsed:  # too few samples yet: the average so far
+            speed = task.completed / task.elapsed
         shown = "?" if speed is None else f"{speed:,.0f}"
         return Text(f"{shown} {self._unit}/s", style="progress.data.speed")
+
+
+class _EtaColumn(ProgressColumn):
+    """``ETA 0:01:05`` at the recent rate; nothing when the total is unknown."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        left = task.time_remaining
+        shown = "-:--:--" if left is None else str(timedelta(seconds=math.ceil(left)))
+        return Text(f"ETA {shown}", style="progress.remaining")
 
 
 def _columns(unit: str) -> tuple[ProgressColumn, ...]:
@@ -195,8 +209,7 @@ def _columns(unit: str) -> tuple[ProgressColumn, ...]:
         BarColumn(),
         MofNCompleteColumn(),
         _RateColumn(unit),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
+        _EtaColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[note]}", markup=False),
     )

@@ -6,6 +6,7 @@ Kafka and ClickHouse are replaced by in-memory fakes: what is checked is the out
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -112,3 +113,21 @@ def test_feed_import_prints_plain_lines_with_events_and_dead_letters(
     ), lines[-1]
     assert len(fake_kafka) == 31
     assert "callcenter: 31 lines, 30 events, 1 dead letters" in output
+
+
+def test_demo_waiting_for_clickhouse_prints_plain_lines_of_rows_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import touchpoints.demo
+    from schemas.settings import ClickHouseSettings
+
+    counts = iter([({"web": 40}, {}), ({"web": 90, "shop": 10}, {"bad_json": 5})])
+    monkeypatch.setattr(touchpoints.demo, "stored_counts", lambda *_: next(counts))
+    lines: list[str] = []
+    touchpoints.demo.wait_stored(ClickHouseSettings(), datetime.now(UTC), 100, 5, 30.0,
+                                 lines.append)  # fmt: skip
+    assert lines[0].startswith("stored: 40/105 rows (38%), ")
+    assert lines[0].endswith("events 40/100, dead letters 0/5")
+    assert lines[-1].startswith("stored: 105/105 rows (100%), ")
+    assert "done in 2s" in lines[-1]
+    assert not any(ESCAPE in line for line in lines)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from touchpoints.bench.pipeline import StageResult, _show
 from touchpoints.bench.stages import STAGES
 from touchpoints.bench.steady import SteadyResult, _paced
+
+
+@pytest.fixture(autouse=True)
+def no_forced_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich takes FORCE_COLOR / TTY_COMPATIBLE as "a terminal": a CI that sets them is not one."""
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
 
 
 class RecordingTracker:

@@ -13,6 +13,13 @@ from touchpoints.progress import Snapshot, plain_line, progress, shows_bar
 ANSI = re.compile(r"\x1b\[")
 
 
+@pytest.fixture(autouse=True)
+def no_forced_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich takes FORCE_COLOR / TTY_COMPATIBLE as "a terminal": a CI that sets them is not one."""
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 100.0

@@ -24,6 +24,13 @@ from touchpoints.cli import cli
 ESCAPE = "\x1b"
 
 
+@pytest.fixture(autouse=True)
+def no_forced_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich takes FORCE_COLOR / TTY_COMPATIBLE as "a terminal": a CI that sets them is not one."""
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 class FakeProducer:
     """Takes what an ``EventProducer`` would send and keeps it."""
 

@@ -8,7 +8,9 @@ from types import FrameType
 
 import click
 
-from producers.feeds.importer import Feed
+from producers.feeds.importer import Feed, RecordSink
+from schemas.events import TouchpointEvent
+from touchpoints.progress import Tracker, progress
 
 
 def _feeds() -> dict[str, Feed]:
@@ -22,6 +24,29 @@ def _feeds() -> dict[str, Feed]:
         "shop": Feed("shop", shop.shop_event, shop.PII_FIELDS),
         **{s.name: registered_feed(s) for s in REGISTERED_SOURCES if s.map_record is not None},
     }
+
+
+class CountedSink:
+    """A record sink that shows each record it takes on the progress display, under a name."""
+
+    def __init__(self, sink: RecordSink, shown: Tracker, counts: dict[str, int], name: str) -> None:
+        self._sink, self._shown, self._counts, self._name = sink, shown, counts, name
+
+    def send(self, event: TouchpointEvent) -> None:
+        self._sink.send(event)
+        self._count()
+
+    def send_raw(self, value: bytes, key: bytes | None = None) -> None:
+        self._sink.send_raw(value, key=key)
+        self._count()
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+    def _count(self) -> None:
+        self._counts[self._name] += 1
+        note = ", ".join(f"{name} {count:,}" for name, count in self._counts.items())
+        self._shown.update(sum(self._counts.values()), note=note)
 
 
 @click.command()
@@ -63,10 +88,14 @@ def feed(kind: str, path: Path, watch: bool, state_dir: Path | None, max_lines: 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     hasher = PiiHasher(producing.pii_hmac_key.get_secret_value().encode())
+    counts = {"events": 0, "dead letters": 0}
     with (
-        EventProducer(kafka, producing) as events,
-        EventProducer(kafka, producing, topic=kafka.topics.deadletter) as dead_letters,
+        progress(f"feed {kind}", total=max_lines, unit="records") as shown,
+        EventProducer(kafka, producing) as event_sink,
+        EventProducer(kafka, producing, topic=kafka.topics.deadletter) as dead_letter_sink,
     ):
+        events = CountedSink(event_sink, shown, counts, "events")
+        dead_letters = CountedSink(dead_letter_sink, shown, counts, "dead letters")
         importer = FeedImporter(feeds[kind], events, dead_letters,
                                 CheckpointStore(settings.state_dir), hasher, settings.zone(),
                                 utc_now, settings.chunk_lines)  # fmt: skip

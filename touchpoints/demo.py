@@ -24,6 +24,7 @@ from touchpoints.admin import create_topics, migrate
 from touchpoints.ops.settings import OpsSettings
 from touchpoints.paths import StackUrls
 from touchpoints.pipeline import start_pipeline
+from touchpoints.progress import progress
 from touchpoints.report import Report, collect, metrics_urls, render, stored_counts
 from touchpoints.simulate import simulate
 
@@ -81,11 +82,7 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
     valid, invalid = stats.total - stats.invalid, stats.invalid
     echo(f"  sent {stats.total} ({valid} valid, {invalid} invalid) at {stats.achieved_rate:,.0f}/s")
     _step(echo, "5/6", "waiting for every event to reach ClickHouse")
-    _wait(
-        lambda: _caught_up(settings.clickhouse, since, valid, invalid, echo),
-        settings.catch_up_timeout_s,
-        "the writer to store every event (see `touchpoints pipeline status` for logs)",
-    )
+    wait_stored(settings.clickhouse, since, valid, invalid, settings.catch_up_timeout_s, echo)
     _step(echo, "6/6", "waiting for the incident's alert in Prometheus")
     expected = {AFFECTED_TOUCHPOINT[i.name] for i in settings.simulation.incidents}
     if expected:
@@ -101,24 +98,38 @@ def run_demo(settings: DemoSettings, echo: Echo) -> Report:
     return report
 
 
-def _caught_up(
-    clickhouse: ClickHouseSettings, since: datetime, valid: int, invalid: int, echo: Echo
-) -> bool:
-    events, dead = stored_counts(clickhouse, since)
-    stored, kept = sum(events.values()), sum(dead.values())
-    echo(f"  events {stored}/{valid}, dead letters {kept}/{invalid}")
-    return stored >= valid and kept >= invalid
+def wait_stored(
+    clickhouse: ClickHouseSettings, since: datetime, valid: int, invalid: int, timeout_s: float,
+    echo: Echo,
+) -> None:  # fmt: skip
+    """Wait until ClickHouse holds the run's events and dead letters, showing how many are in.
+
+    Raises ``DemoError`` after ``timeout_s``.
+    """
+
+    def caught_up() -> bool:
+        events, dead = stored_counts(clickhouse, since)
+        stored, kept = sum(events.values()), sum(dead.values())
+        shown.update(min(stored, valid) + min(kept, invalid),
+                     note=f"events {stored}/{valid}, dead letters {kept}/{invalid}")  # fmt: skip
+        return stored >= valid and kept >= invalid
+
+    what = "the writer to store every event (see `touchpoints pipeline status` for logs)"
+    with progress("stored", valid + invalid, "rows", echo=echo) as shown:
+        _wait(caught_up, timeout_s, what)
 
 
 def _wait_for_alerts(settings: DemoSettings, touchpoints: set[str], echo: Echo) -> None:
     def firing() -> bool:
         report = collect(settings.clickhouse, settings.urls, datetime.now(UTC))
         states = {a.labels.get("touchpoint", ""): a.state for a in report.alerts if a.name == ALERT}
-        echo("  " + ", ".join(f"{t}: {states.get(t, 'not yet')}" for t in sorted(touchpoints)))
+        shown.update(sum(states.get(t) == "firing" for t in touchpoints), note=", ".join(
+            f"{t}: {states.get(t, 'not yet')}" for t in sorted(touchpoints)))  # fmt: skip
         return all(states.get(t) == "firing" for t in touchpoints)
 
     try:
-        _wait(firing, settings.alert_timeout_s, f"{ALERT} to fire", interval=5.0)
+        with progress("firing", len(touchpoints), "alerts", echo=echo) as shown:
+            _wait(firing, settings.alert_timeout_s, f"{ALERT} to fire", interval=5.0)
     except DemoError as error:
         echo(f"  {error}; the report below shows what Prometheus has")
 

@@ -30,6 +30,7 @@ from schemas.batches import count
 from schemas.identifiers import IdentifierType
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
+from touchpoints.progress import progress
 from touchpoints.topic_reader import partitions_of, until
 
 log = logging.getLogger(__name__)
@@ -114,12 +115,16 @@ def replay(
     """
     skipped = sum(1 for _, _, truncated in dead_letters if truncated)
     sent = 0
-    with EventProducer(kafka, producer_settings) as producer:
+    with (
+        progress("replay", total=len(dead_letters) - skipped, unit="dead letters") as shown,
+        EventProducer(kafka, producer_settings) as producer,
+    ):
         for raw, key, truncated in dead_letters:
             if truncated:
                 continue
             producer.send_raw(raw, key=key.encode() if key else None)
             sent += 1
+            shown.advance()
     log.info("dead letters replayed", extra={"replayed": sent, "skipped_truncated": skipped})
     return ReplayResult(replayed=sent, skipped_truncated=skipped)
 
@@ -145,13 +150,18 @@ def replay_quarantine(kafka: KafkaSettings, producer_settings: ProducerSettings,
         partitions = partitions_of(consumer, topic)
         ends = consumer.end_offsets(partitions)
         consumer.assign(partitions)
-        with EventProducer(kafka, producer_settings) as producer:
+        with (
+            progress("replay quarantine", unit="inputs") as shown,
+            EventProducer(kafka, producer_settings) as producer,
+        ):
             for record in until(consumer, ends):
                 # A batch record of parked items has no key: it goes back to the
                 # partition it was parked from, where its items' keys belong.
                 partition = None if record.key is not None else record.partition
                 producer.send_raw(record.value, key=record.key, partition=partition)
-                sent += _items(record.value)
+                items = _items(record.value)
+                sent += items
+                shown.advance(items)
             producer.flush()
         consumer.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in partitions})
     finally:

@@ -1,4 +1,4 @@
-"""Wiring for the traffic simulator: settings, producer, progress lines."""
+"""Wiring for the traffic simulator: settings, producer, progress display."""
 
 from __future__ import annotations
 
@@ -11,17 +11,15 @@ from producers.producer import EventProducer
 from producers.settings import ProducerSettings
 from producers.simulator import RunProgress, RunStats, SimulationConfig, run_simulation
 from schemas.settings import KafkaSettings
+from touchpoints.progress import progress
 
 log = logging.getLogger(__name__)
 
 
-def progress_line(progress: RunProgress) -> str:
-    """One line a person can follow: time, totals per source, rate, incidents, lag."""
+def progress_note(progress: RunProgress) -> str:
+    """What the bar's count and rate leave out: totals per source, bad input, incidents, lag."""
     sources = " ".join(f"{name}={count}" for name, count in sorted(progress.per_source.items()))
-    line = (
-        f"[{progress.elapsed_s:5.0f}s] sent {progress.sent:>7} ({sources}) "
-        f"invalid {progress.invalid} at {progress.rate:,.0f}/s"
-    )
+    line = f"({sources}) invalid {progress.invalid}"
     if progress.active_incidents:
         line += f"  incident: {', '.join(progress.active_incidents)}"
     if progress.behind_s > 1:
@@ -38,18 +36,27 @@ def simulate(
     truth_path: Path | None = None,
     start: datetime | None = None,
 ) -> RunStats:
-    """Run the simulator against Kafka, echoing progress about once a second."""
+    """Run the simulator against Kafka, showing events sent of those planned (rate x duration).
+
+    On a terminal a bar; elsewhere a line through ``echo`` every few seconds.
+    """
     if producer_settings.uses_development_key():
         log.warning(
             "hashing phones and emails with the public development key; "
             "set TOUCHPOINTS_PRODUCER_PII_HMAC_KEY outside local runs"
         )
-    with EventProducer(kafka, producer_settings) as producer:
+    planned = round(config.rate * config.duration_s)
+    with (
+        progress("simulate", total=planned, unit="events", echo=echo) as shown,
+        EventProducer(kafka, producer_settings) as producer,
+    ):
+
+        def report(snapshot: RunProgress) -> None:
+            shown.update(snapshot.sent, note=progress_note(snapshot))
+
         stats = run_simulation(
-            config,
-            producer,
-            start=start or datetime.now(UTC),
-            progress=lambda progress: echo(progress_line(progress)),
+            config, producer, start=start or datetime.now(UTC), progress=report,
             truth_path=truth_path,
-        )
+        )  # fmt: skip
+        shown.update(stats.total, total=stats.total)
     return stats

@@ -39,6 +39,7 @@ from touchpoints.bench.stats import growth_per_minute, per_event
 from touchpoints.bench.steady import BENCH_PRODUCER, Sender
 from touchpoints.bench.watch import TopicWatch
 from touchpoints.bench.workload import Workload
+from touchpoints.progress import progress
 
 Echo = Callable[[str], None]
 RECOVERED = ("Recovery complete", "Restore complete")
@@ -165,25 +166,29 @@ def _send_customers(
 ) -> None:  # fmt: skip
     started = time.monotonic()
     next_sample = 1.0
-    while sender.customers < customers:
-        elapsed = time.monotonic() - started
-        while sender.count < rate * elapsed and sender.customers < customers:
-            sender.send()
-        sender.tick()
-        if elapsed >= next_sample:
-            lag = sender.count - counter.count
-            result.output_lag.append((round(elapsed, 1), lag))
-            if int(elapsed) % 30 == 0:
-                rss = rss_mib(procs[0].pid)
-                echo(f"    [{elapsed:5.0f}s] customers {sender.customers:,}, events "
-                     f"{sender.count:,}, not yet output {lag:,}, "
-                     f"worker RSS {rss or 0:,.0f} MiB")  # fmt: skip
-            next_sample += 1.0
-            if not all(p.alive() for p in procs):
-                result.status = "a process exited while sending"
-                break
-        time.sleep(0.002)
-    sender.flush()
+    rss: float | None = None
+    with progress("memory", customers, "customers", echo=echo,
+                  every_s=30.0) as shown:  # fmt: skip
+        while sender.customers < customers:
+            elapsed = time.monotonic() - started
+            while sender.count < rate * elapsed and sender.customers < customers:
+                sender.send()
+            sender.tick()
+            if elapsed >= next_sample:
+                lag = sender.count - counter.count
+                result.output_lag.append((round(elapsed, 1), lag))
+                if int(elapsed) % 30 == 0:
+                    rss = rss_mib(procs[0].pid)
+                rss_note = "" if rss is None else f", worker RSS {rss:,.0f} MiB"
+                shown.update(sender.customers, note=f"events {sender.count:,}, "
+                             f"not yet output {lag:,}{rss_note}")  # fmt: skip
+                next_sample += 1.0
+                if not all(p.alive() for p in procs):
+                    result.status = "a process exited while sending"
+                    break
+            time.sleep(0.002)
+        shown.update(sender.customers)
+        sender.flush()
     result.seconds = time.monotonic() - started
     result.sent, result.customers = sender.count, sender.customers
     result.achieved_per_s = sender.count / result.seconds if result.seconds else 0.0

@@ -18,6 +18,7 @@ from touchpoints.bench.procs import MemorySampler, Proc, Profiler, process_cpu, 
 from touchpoints.bench.stages import Component, Stage
 from touchpoints.bench.stats import Rate, Sample, per_event, rate_of, settled
 from touchpoints.bench.watch import TableWatch, TopicWatch
+from touchpoints.progress import Tracker, progress
 
 log = logging.getLogger(__name__)
 Echo = Callable[[str], None]
@@ -117,9 +118,14 @@ def watch_stages(
         _attach(procs, profile_dir, profilers)
 
     try:
-        with MemorySampler(procs) as memory:
+        expected = [expected_count(s, *totals) for s in stages]
+        total = sum(n for n in expected if n is not None) or None
+        with (
+            MemorySampler(procs) as memory,
+            progress(f"{phase.name} stages", total, "outputs", echo=echo) as shown,
+        ):
             _loop(phase, results, totals, procs, topics, tables, watching, echo, started,
-                  on_first_output)  # fmt: skip
+                  on_first_output, shown)  # fmt: skip
             at_end = process_cpu(procs)
             paths = {name: p.stop() for name, p in profilers.items()}
     finally:
@@ -170,9 +176,9 @@ def _loop(
     echo: Echo,
     started: float,
     on_first_output: Callable[[], object],
+    shown: Tracker,
 ) -> None:
     last_change = time.monotonic()
-    last_echo = 0.0
     previous: list[int] = []
     flowing: float | None = None
     while True:
@@ -188,10 +194,7 @@ def _loop(
             return
         if counts != previous:
             previous, last_change = counts, now
-        if now - last_echo >= 5:
-            last_echo = now
-            echo(f"    [{now - started:5.0f}s] " + "  ".join(
-                f"{r.stage.name} {r.samples[-1][1]:,}" for r in results if r.samples))  # fmt: skip
+        _show(shown, results, totals)
         dead = [p for p in procs if not p.alive()]
         if dead:
             for result in results:
@@ -218,6 +221,17 @@ def _mark_unfinished(results: list[StageResult], totals: tuple[int, int], why: s
             result.status = f"no output ({why})"
         elif result.status == "ok" and total is None and why != SETTLED:
             result.status = f"partial ({why}): {reached:,} so far"
+
+
+def _show(shown: Tracker, results: list[StageResult], totals: tuple[int, int]) -> None:
+    """Outputs so far of the stages whose total is known (each capped at it); every count."""
+    done = 0
+    for result in results:
+        expected = expected_count(result.stage, *totals)
+        if expected is not None and result.samples:
+            done += min(result.samples[-1][1], expected)
+    note = "  ".join(f"{r.stage.name} {r.samples[-1][1]:,}" for r in results if r.samples)
+    shown.update(done, note=note)
 
 
 def _sample(

@@ -45,6 +45,7 @@ from touchpoints.bench.procs import MemorySampler, Proc, process_cpu
 from touchpoints.bench.sending import BatchSender, Records
 from touchpoints.bench.stats import Latency, latency_of, per_event
 from touchpoints.bench.workload import Workload
+from touchpoints.progress import progress
 
 log = logging.getLogger(__name__)
 Echo = Callable[[str], None]
@@ -363,21 +364,23 @@ def _paced(
     started = time.monotonic()
     next_sample = 1.0
     count = 0
-    while (elapsed := time.monotonic() - started) < seconds:
-        while count < rate * elapsed:
-            sent = sender.send()
-            count += 1
-            if sent:
-                measured[sent[0]] = sent[1]
-        sender.tick()
-        if elapsed >= next_sample:
-            lag = sum(1 for i in list(measured) if i not in seen)
-            result.lag.append((round(elapsed, 1), lag))
-            if int(elapsed) % 10 == 0:
-                echo(f"    [{elapsed:4.0f}s] sent {count:,}, not yet output {lag:,}")
-            next_sample += 1.0
-        time.sleep(0.002)
-    sender.flush()
+    planned = round(rate * seconds)
+    with progress("steady", planned, "events", echo=echo, every_s=10.0) as shown:
+        while (elapsed := time.monotonic() - started) < seconds:
+            while count < rate * elapsed:
+                sent = sender.send()
+                count += 1
+                if sent:
+                    measured[sent[0]] = sent[1]
+            sender.tick()
+            if elapsed >= next_sample:
+                lag = sum(1 for i in list(measured) if i not in seen)
+                result.lag.append((round(elapsed, 1), lag))
+                shown.update(count, note=f"not yet output {lag:,}")
+                next_sample += 1.0
+            time.sleep(0.002)
+        shown.update(count)
+        sender.flush()
     result.sent = count
     result.achieved_per_s = count / (time.monotonic() - started)
     return measured

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,10 @@ class Managed:
         running = self.pid()
         if running is not None:
             return running, False
+        return self.spawn(args).pid, True
+
+    def spawn(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
+        """Start ``touchpoints <args>`` in a session of its own, logging to its file."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             process = subprocess.Popen(
@@ -57,7 +62,7 @@ class Managed:
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{process.pid}\n")
-        return process.pid, True
+        return process
 
     def stop(self, timeout: float = 30.0) -> bool:
         """TERM, wait, then KILL; returns True if a process was stopped."""
@@ -73,6 +78,15 @@ class Managed:
             time.sleep(0.2)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not _is_zombie(pid)
 
 
 def _is_zombie(pid: int) -> bool:

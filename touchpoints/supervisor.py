@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -40,20 +39,6 @@ POLL_S = 0.5
 
 def state_path(run_dir: Path) -> Path:
     return run_dir / STATE_FILE
-
-
-def _spawn(process: Managed, args: Sequence[str]) -> subprocess.Popen[bytes]:
-    process.run_dir.mkdir(parents=True, exist_ok=True)
-    with process.log_file.open("ab") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "touchpoints", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    process.pid_file.write_text(f"{child.pid}\n")
-    return child
 
 
 class Supervisor:
@@ -128,7 +113,7 @@ class Supervisor:
             )
             return started(state, already, now)
         try:
-            child = _spawn(process, args)
+            child = process.spawn(args)
         except OSError as error:
             # Counted as a failed run: the back-off applies, the supervisor carries on.
             log.error("component could not start", extra={"component": name, "error": str(error)})

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import Isolated
 from tests.integration.helpers import prepare, wait_for
 from touchpoints.pipeline import run_dir, start_pipeline, stop_pipeline
+from touchpoints.processes import alive
 from touchpoints.supervision import SupervisorState, read_state
 from touchpoints.supervisor import state_path
 
@@ -29,14 +30,6 @@ def _metrics_answer() -> bool:
             return bool(r.status == 200)
     except OSError:
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def test_a_worker_killed_with_sigkill_is_restarted_and_counted(
@@ -81,4 +74,4 @@ def test_a_worker_killed_with_sigkill_is_restarted_and_counted(
     finally:
         stop_pipeline(isolated.app_id)
     assert replacement is not None
-    assert not _alive(replacement)
+    assert not alive(replacement)

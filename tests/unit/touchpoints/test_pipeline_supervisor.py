@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from touchpoints.pipeline import run_dir, start_pipeline
+from touchpoints.processes import alive
 from touchpoints.supervision import SupervisorState, read_state
 from touchpoints.supervisor import state_path
 
@@ -48,14 +49,6 @@ def _wait_for_failures(count: int, timeout_s: float) -> SupervisorState:
     raise AssertionError(f"the crasher did not fail {count} times in {timeout_s}s")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
-
-
 def test_a_crashing_component_restarts_with_back_off_and_status_counts_it(
     stack_dir: Path,
 ) -> None:
@@ -84,7 +77,7 @@ def test_a_crashing_component_restarts_with_back_off_and_status_counts_it(
     finally:
         stopped = _cli("stop")
     assert "crasher" in stopped
-    assert not _alive(supervisor_pid)
+    assert not alive(supervisor_pid)
     final = read_state(state_path(run_dir(APP_ID)))
     assert final is not None
     assert final.components["crasher"].pid is None

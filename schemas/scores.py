@@ -7,7 +7,8 @@ and any other consumer read them. JSON on the wire, like every other topic.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Iterable
+from typing import Annotated, Literal, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -33,6 +34,25 @@ class ScoreDriver(_Record):
     signal: str
     name: str
     points: float
+
+
+class _DriverLike(Protocol):
+    @property
+    def signal(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def points(self) -> float: ...
+
+
+def score_drivers(drivers: Iterable[_DriverLike]) -> tuple[ScoreDriver, ...]:
+    """Drivers as records: a :class:`ScoreDriver` is kept as it is, any other is copied."""
+    return tuple(
+        d
+        if isinstance(d, ScoreDriver)
+        else ScoreDriver(signal=d.signal, name=d.name, points=d.points)
+        for d in drivers
+    )
 
 
 class SurveyAnswer(_Record):

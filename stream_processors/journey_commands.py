@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from schemas import batches
 from schemas.batches import pack
 from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step
-from schemas.scores import ScoreDriver
+from schemas.scores import score_drivers
 from schemas.timeutil import to_utc_millis
 from stream_processors.journey_restitch import JourneyUpdate
 from stream_processors.journey_scoring import score_journey, step_scores
@@ -259,9 +259,7 @@ def _score(
         interaction_mean=scored.interaction_mean,
         interactions=scored.interactions,
         rules_version=scored.rules_version,
-        drivers=tuple(
-            ScoreDriver(signal=d.signal, name=d.name, points=d.points) for d in scored.drivers
-        ),
+        drivers=score_drivers(scored.drivers),
     )
 
 

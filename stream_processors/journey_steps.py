@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
 from schemas.journeys import GOALS, ISSUES, Signal, Stage, Step
-from schemas.scores import ScoreDriver
+from schemas.scores import score_drivers
 from stream_processors.journey_scoring import Scored
 
 __all__ = ["GOALS", "ISSUES", "Signal", "Stage", "Step", "step_of"]
@@ -40,17 +40,7 @@ def step_of(event: TouchpointEvent, *, late: bool = False, score: Scored | None 
         contact=contact,
         late=late,
         score=None if score is None else score.score,
-        drivers=() if score is None else _drivers(score),
-    )
-
-
-def _drivers(score: Scored) -> tuple[ScoreDriver, ...]:
-    """The score's drivers as records; a published score's are records already (kept as is)."""
-    return tuple(
-        d
-        if isinstance(d, ScoreDriver)
-        else ScoreDriver(signal=d.signal, name=d.name, points=d.points)
-        for d in score.drivers
+        drivers=() if score is None else score_drivers(score.drivers),
     )
 
 

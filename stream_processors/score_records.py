@@ -13,7 +13,7 @@ from datetime import datetime
 from uuid import UUID
 
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
-from schemas.scores import InteractionScore, ScoreDriver, SurveyAnswer
+from schemas.scores import InteractionScore, SurveyAnswer, score_drivers
 from schemas.timeutil import to_utc_millis
 from stream_processors.scoring import score_event
 from stream_processors.scoring_rules import ScoringRules
@@ -38,9 +38,7 @@ def score_record(
         score=scored.score,
         experience=scored.experience,
         rules_version=scored.rules_version,
-        drivers=tuple(
-            ScoreDriver(signal=d.signal, name=d.name, points=d.points) for d in scored.drivers
-        ),
+        drivers=score_drivers(scored.drivers),
         sla_met=sla_met(event, rules),
         survey=survey_answer(event),
     )

@@ -15,6 +15,7 @@ from datetime import datetime
 from schemas.batches import unpack
 from schemas.deadletter import Origin
 from schemas.scores import SCORE_ADAPTER, SCORES_ADAPTER, InteractionScore
+from schemas.timeutil import to_utc_millis
 from stream_processors.deadletter_policy import UNKNOWN_SOURCE, DeadLetterPolicy, Decision
 from stream_processors.health import DetectorPolicy, HealthState, observe
 from stream_processors.identity_graph import Entry, IdentityGraph
@@ -119,6 +120,7 @@ def journeys_take(
     """
     changed: dict[str, KeyState] = {}
     published = Publications()
+    now = to_utc_millis(now)  # once per take: every version it stamps is at milliseconds
     for value in values:
         for command in unpack(value, COMMAND_ADAPTER, COMMANDS_ADAPTER):
             state = changed.get(command.key) or load(command.key)

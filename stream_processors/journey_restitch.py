@@ -133,10 +133,11 @@ def restitch(
 def appended(
     old: Sequence[Journey], step: Step, key: str, policy: JourneyPolicy, now: datetime
 ) -> JourneyUpdate | None:
-    """:func:`restitch` of ``old`` plus ``step`` when ``step`` only extends the latest journey.
+    """:func:`restitch` of ``old`` plus ``step`` when ``step`` opens the key or extends its latest.
 
-    The common case: a customer's next touchpoint, after every step the key
-    holds, within the gap, and no goal closed the latest journey. The old
+    The common cases: a key's first step, and a customer's next touchpoint,
+    after every step the key holds, within the gap, no goal closing the latest
+    journey. The old
     journeys are restitch's own cut of their steps, so restitch would keep
     every one but the latest as it is and give the latest one more step, one
     version up; this builds only that one. None in any other case (restitch
@@ -144,7 +145,10 @@ def appended(
     and ``step`` none of theirs (``place_step`` checks both). A hypothesis test
     holds the two equal.
     """
-    if not old or step.late:
+    if not old:  # the key's first step: a journey of its own
+        opened = build(key, (step,), policy, closed_by_inactivity=False, version=1, updated_at=now)
+        return JourneyUpdate(journeys=(opened,), upserts=(opened,), opened=(opened.journey_id,))
+    if step.late:
         return None
     latest = old[-1]
     tail = latest.steps[-1]

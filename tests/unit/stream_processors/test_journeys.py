@@ -421,6 +421,6 @@ def test_a_customers_next_touchpoints_take_the_shortcut_and_a_goal_or_gap_does_n
         step = step_of(touch(kind, minute))
         taken.append(appended(state, step, KEY, POLICY, NOW) is not None)
         state = place_step(state, step, POLICY, NOW, key=KEY).journeys
-    # the first opens; after a sale (a goal) and after a 76-minute gap a new journey opens
-    assert taken == [False, True, True, True, False, False]
+    # the first opens the key; after a sale (a goal) and after a 76-minute gap the full path runs
+    assert taken == [True, True, True, True, False, False]
     assert [len(j.steps) for j in state] == [4, 1, 1]

@@ -26,6 +26,7 @@ import logging
 import os
 import secrets
 import signal
+import stat
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
@@ -150,12 +151,25 @@ def read_keys(path: Path) -> KeysDocument:
 
 
 def write_keys(path: Path, document: KeysDocument) -> None:
-    """Replace the keys file atomically (a reader sees the old file or the new), mode 0600."""
+    """Replace the keys file atomically (a reader sees the old file or the new).
+
+    A new file is made with mode 0600; a replaced one keeps its mode and group
+    (e.g. 0640 root:touchpoints, so that an administrator's edit stays readable
+    by the service).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     body = document.model_dump_json(indent=2, exclude_none=True).encode() + b"\n"
+    try:
+        existing = path.stat()
+        mode, group = stat.S_IMODE(existing.st_mode), existing.st_gid
+    except FileNotFoundError:
+        mode, group = 0o600, -1
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
+        if group != -1:
+            with contextlib.suppress(PermissionError):
+                os.fchown(fd, -1, group)
         with os.fdopen(fd, "wb") as handle:
             handle.write(body)
             handle.flush()

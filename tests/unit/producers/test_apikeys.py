@@ -45,6 +45,15 @@ def test_the_file_keeps_the_hash_only_readable_by_its_owner(tmp_path: Path) -> N
     assert ring.verify(token.replace("web-eu", "web-us")) is None
 
 
+def test_a_replaced_file_keeps_its_mode_for_the_service_to_read(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    made(path, "a")
+    path.chmod(0o640)
+    made(path, "b")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert [key.id for key in read_keys(path).keys] == ["a", "b"]
+
+
 def test_a_taken_name_and_a_missing_one_are_clear_errors(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     made(path, "a")

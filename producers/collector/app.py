@@ -40,7 +40,7 @@ from producers.collector.metrics import CollectorMetrics
 from producers.collector.personal import RawFieldRejected, hash_raw_identifiers
 from producers.collector.ratelimit import Limit, RateLimiter
 from producers.collector.sender import DeliveryFailed, Sender
-from producers.collector.settings import CollectorSettings
+from producers.collector.settings import CollectorSettings, Network
 from producers.pii import PiiHasher
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def build_app(
     metrics = CollectorMetrics(registry or CollectorRegistry())
     keys = WatchedKeys(keys_path, metrics.keys_reloaded)
     limiter = RateLimiter()
+    proxies, metrics_networks = settings.proxies(), settings.metrics_networks()
     kafka_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="collector-kafka")
     work_pool = ThreadPoolExecutor(
         max_workers=settings.validation_threads, thread_name_prefix="collector-validate"
@@ -101,7 +102,7 @@ def build_app(
             reason = "unknown_key" if token else "missing_key"
             metrics.auth_failures.labels(reason).inc()
             log.debug("request without a valid key", extra={"reason": reason,
-                      "client": str(_client(request, settings))})  # fmt: skip
+                      "client": str(_client(request, proxies))})  # fmt: skip
             raise RequestRejected(401, {"error": reason, "detail": _AUTH_HINT},
                                   {"WWW-Authenticate": "Bearer"})  # fmt: skip
         return key
@@ -131,7 +132,7 @@ def build_app(
             index, reason, detail = refusal
             metrics.auth_failures.labels(reason).inc()
             log.warning("event outside its key's scopes refused", extra={"key": key.id,
-                        "reason": reason, "client": str(_client(request, settings))})  # fmt: skip
+                        "reason": reason, "client": str(_client(request, proxies))})  # fmt: skip
             raise RequestRejected(403, {"error": reason, "detail": f"event {index}: {detail}"})
         take(key, len(documents))
         judged = await offload(_judged, documents, validator, hasher)
@@ -171,8 +172,8 @@ def build_app(
         return web.json_response({"kafka": "up" if up else "down"}, status=200 if up else 503)
 
     async def exposition(request: web.Request) -> web.Response:
-        client = _client(request, settings)
-        if client is None or not any(client in net for net in settings.metrics_networks()):
+        client = _client(request, proxies)
+        if client is None or not any(client in net for net in metrics_networks):
             raise RequestRejected(403, {"error": "forbidden", "detail": "metrics are not "
                                         "served to this address (metrics_from)"})  # fmt: skip
         body = generate_latest(metrics.registry)
@@ -199,9 +200,8 @@ def build_app(
 _AUTH_HINT = "send an API key: Authorization: Bearer <key> (touchpoints keys create)"
 
 
-def _client(request: web.Request, settings: CollectorSettings) -> Address | None:
-    forwarded = request.headers.get("X-Forwarded-For")
-    return client_address(request.remote, forwarded, settings.proxies())
+def _client(request: web.Request, proxies: tuple[Network, ...]) -> Address | None:
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"), proxies)
 
 
 async def _watch_loop_lag(observe: Callable[[float], None]) -> None:

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from producers.apikeys import ApiKey, add_key, digest, new_token
-from tests.builders import event_dict
+from tests.builders import event_dict, json_values
 from tests.conftest import Isolated
 from tests.integration.helpers import component, prepare, wait_for
 from tests.integration.records import free_port, read_items
@@ -30,17 +30,6 @@ pytestmark = pytest.mark.integration
 ORIGIN = "https://shop.example"
 SOURCES = ("web", "shop", "call_center", "survey")
 printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=300)
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=40),
-    lambda inner: (
-        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
-    ),
-    max_leaves=25,
-)
 phones = st.builds(
     lambda cc, a, b, c: f"+{cc} {a} {b} {c}",
     st.integers(1, 99), st.integers(100, 999), st.integers(100, 999), st.integers(100, 999),

@@ -14,6 +14,7 @@ from producers.apikeys import ApiKey
 from producers.collector.auth import client_address, scope_refusal
 from producers.collector.personal import RawFieldRejected, hash_raw_identifiers
 from producers.pii import PiiHasher
+from tests.builders import json_values
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
 
@@ -67,13 +68,6 @@ FIXED_DETAILS = {
     "must be a string", "not an email address", "not a phone number",
     "send email or email_hash, not both", "send phone or phone_hash, not both",
 }  # fmt: skip
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
 
 
 @given(

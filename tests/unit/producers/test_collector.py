@@ -290,6 +290,8 @@ def test_sighup_reloads_the_keys_file_at_once(tmp_path: Path) -> None:
 
     async def scenario(client: TestClient[Any, Any], sender: MemorySender) -> None:
         new = {"Authorization": f"Bearer {write_key(keys, 'second')}"}
+        # The collector handles SIGHUP now (else the signal would end this test run).
+        assert signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL
         os.kill(os.getpid(), signal.SIGHUP)
         await until(lambda: metric(client, "keys"), 2.0)
         body = orjson.dumps(event_dict("web"))

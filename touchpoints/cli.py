@@ -426,11 +426,23 @@ from touchpoints.bench.cli import bench_command as _bench  # noqa: E402
 from touchpoints.cli_collector import collector as _collector  # noqa: E402
 from touchpoints.cli_feed import feed as _feed  # noqa: E402
 from touchpoints.cli_journey import journey as _journey  # noqa: E402
+from touchpoints.cli_keys import keys as _keys  # noqa: E402
 from touchpoints.cli_ops import ops as _ops  # noqa: E402
 from touchpoints.cli_source import source as _source  # noqa: E402
+from touchpoints.collector_load import collector_load as _collector_load  # noqa: E402
 from touchpoints.receiver.cli import alert_receiver as _alert_receiver  # noqa: E402
 
-for _command in (_source, _collector, _feed, _journey, _bench, _alert_receiver, _ops):
+for _command in (
+    _source,
+    _collector,
+    _collector_load,
+    _keys,
+    _feed,
+    _journey,
+    _bench,
+    _alert_receiver,
+    _ops,
+):
     cli.add_command(_command)
 
 

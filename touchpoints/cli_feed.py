@@ -98,7 +98,7 @@ def feed(kind: str, path: Path, watch: bool, state_dir: Path | None, max_lines: 
         dead_letters = CountedSink(dead_letter_sink, shown, counts, "dead letters")
         importer = FeedImporter(feeds[kind], events, dead_letters,
                                 CheckpointStore(settings.state_dir), hasher, settings.zone(),
-                                utc_now, settings.chunk_lines)  # fmt: skip
+                                utc_now, settings.chunk_lines, settings.max_line_bytes)  # fmt: skip
         done = run_feed(importer, path, watch, settings.poll_seconds, lambda: bool(stopping),
                         max_lines)  # fmt: skip
     click.echo(f"{kind}: {done.lines} lines, {done.events} events, "

@@ -27,13 +27,14 @@ def collector(host: str | None, port: int | None) -> None:
     from producers.collector.sender import KafkaSender
     from producers.collector.settings import CollectorSettings
     from producers.settings import ProducerSettings
-    from schemas.settings import KafkaSettings
+    from schemas.settings import KafkaSettings, PiiKeySettings
     from schemas.timeutil import utc_now
     from stream_processors.settings import WorkerSettings
     from touchpoints.cli import load
     from touchpoints.contract import pipeline_validator
 
     settings = load(CollectorSettings, host=host, port=port)
+    load(PiiKeySettings)  # refuses the public development key outside local runs
     kafka = load(KafkaSettings)
     sender = KafkaSender(kafka, load(ProducerSettings), settings.ack_timeout_seconds)
     validator = pipeline_validator(load(WorkerSettings).ingest_policy(), utc_now)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from producers.feeds.callcenter import PII_FIELDS, cdr_event
 from producers.feeds.checkpoint import CheckpointStore
@@ -15,6 +18,7 @@ from producers.feeds.shop import shop_event
 from schemas.deadletter import DeadLetter
 from schemas.events import EVENT_ADAPTER
 from tests.builders import NOW
+from tests.personal_data import Planted, csv_line, header, leaks, planted_record, texts_of
 from tests.unit.producers.test_feeds import HASHER, HEADER, MemorySink, cdr_line
 
 EMAIL = "Anna.Nowak+cx@example.com.pl"
@@ -35,13 +39,7 @@ def run(tmp_path: Path, feed: str, name: str, content: str) -> tuple[MemorySink,
 
 def everything_sent(*sinks: MemorySink) -> str:
     """Every byte the sinks took, dead letters' base64 ``raw`` decoded, as one text."""
-    texts = []
-    for sink in sinks:
-        for _, value in sink.acked:
-            texts.append(value.decode())
-            if b'"raw_size"' in value:
-                texts.append(DeadLetter.model_validate_json(value).raw.decode("utf-8", "replace"))
-    return "\n".join(texts)
+    return "\n".join(text for sink in sinks for _, value in sink.acked for text in texts_of(value))
 
 
 def assert_nothing_personal(text: str) -> None:
@@ -118,3 +116,26 @@ def test_a_value_in_email_that_is_no_address_is_refused_without_repeating_it(
     assert (len(events.acked), letter.reason.value) == (0, "invalid_field")
     assert orjson.loads(letter.raw)["email_hash"]
     assert_nothing_personal(everything_sent(dead))
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(planted=planted_record(), as_csv=st.booleans())
+def test_planted_e_mails_and_phones_reach_neither_events_nor_dead_letters_nor_logs(
+    tmp_path_factory: pytest.TempPathFactory,
+    caplog: pytest.LogCaptureFixture,
+    planted: Planted,
+    as_csv: bool,
+) -> None:
+    folder = tmp_path_factory.mktemp("planted")
+    if as_csv:
+        content = header(planted.record) + csv_line(planted.record)
+    else:
+        content = orjson.dumps(planted.record).decode() + "\n"
+    feed = "cdr" if planted.feed == "callcenter" else "shop"
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        events, dead = run(folder, feed, "in.csv" if as_csv else "in.jsonl", content)
+    assert len(events.acked) + len(dead.acked) == 1
+    assert leaks(everything_sent(events, dead), planted.values) == []
+    assert leaks(caplog.text, planted.values) == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import kafka_python_fix
@@ -36,7 +36,7 @@ class PiiKeySettings(BaseSettings):
 
     pii_hmac_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_PII_KEY),
-        validation_alias=AliasChoices(PII_KEY_VARIABLE, "pii_hmac_key"),
+        validation_alias=PII_KEY_VARIABLE,  # its name before it was shared, kept
         description="keyed-HMAC secret for phone and email hashes",
     )
     local_run: bool = Field(

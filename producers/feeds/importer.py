@@ -91,8 +91,9 @@ class Line:
     """One line of a feed file, read with bounded memory."""
 
     head: bytes  # the line without its ending, cut at the limit when ``too_long``
-    size: int  # bytes it takes in the file, ending included
+    size: int  # bytes it takes in the file, its newline included
     too_long: bool
+    ended: bool  # it has a newline (the last line of a complete file may not)
 
 
 def read_line(file: BinaryIO, limit: int, complete: bool) -> Line | None:
@@ -116,7 +117,7 @@ def read_line(file: BinaryIO, limit: int, complete: bool) -> Line | None:
     if not ended and not complete:
         file.seek(start)
         return None
-    return Line(head[:limit] if too_long else head.rstrip(b"\r\n"), size, too_long)
+    return Line(head[:limit] if too_long else head.rstrip(b"\r\n"), size, too_long, ended)
 
 
 @dataclass
@@ -242,9 +243,10 @@ class FeedImporter:
         progress.events += 1
 
     def _too_large(self, line: Line, origin: Origin) -> None:
-        size = line.size - (1 if line.size > len(line.head) else 0)
-        detail = (f"line: at least {size} bytes, the limit is {self._max_line} "
-                  "(TOUCHPOINTS_FEED_MAX_LINE_BYTES)")  # fmt: skip
+        size = line.size - line.ended
+        detail = (
+            f"line: {size} bytes, the limit is {self._max_line} (TOUCHPOINTS_FEED_MAX_LINE_BYTES)"
+        )
         # Its end is cut: drop a cut-off token, which scrubbing could no longer recognise.
         head = _PARTIAL_TOKEN.sub(b"", line.head)
         self._dead_letter(head, None, origin, Reason.TOO_LARGE, detail, raw_size=size)

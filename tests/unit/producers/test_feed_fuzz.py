@@ -79,6 +79,17 @@ def test_a_huge_line_is_one_too_large_dead_letter_and_the_feed_moves_on(
     assert importer.import_file(file).lines == 0  # checkpointed past it: not stuck
 
 
+def test_a_huge_line_cut_across_an_e_mail_keeps_no_piece_of_it(tmp_path: Path) -> None:
+    line = "x " * 505 + "anna.nowak@example.com" + " tail" * 50  # the limit falls in the address
+    file = tmp_path / "cdr.jsonl"
+    file.write_text(line)  # a complete file whose last line has no newline
+    importer, _, dead = feed_importer(tmp_path / "state", FEEDS[0], 1024)
+    assert importer.import_file(file).dead_letters == 1
+    letter = DeadLetter.model_validate_json(dead.acked[0][1])
+    assert (letter.reason, letter.raw_size) == (Reason.TOO_LARGE, len(line))
+    assert b"anna" not in letter.raw and letter.raw.startswith(b"x x")
+
+
 def test_a_long_line_still_being_written_waits_then_is_dead_lettered(tmp_path: Path) -> None:
     file = tmp_path / "cdr.csv"
     file.write_text(HEADER + cdr_line(1) + "c-2," + "y" * 5000)

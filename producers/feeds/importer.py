@@ -280,10 +280,11 @@ class FeedImporter:
         A parsed record becomes JSON with its contact fields as ``<field>_hash``
         (keyed HMAC, so a fixed record still links) and e-mails and international
         phones scrubbed everywhere else; an unparsed line is scrubbed and has
-        every digit run masked. Input with nothing to mask stays as it was.
+        every digit run masked. Input with nothing to mask stays as it was (the
+        line is looked at too: a repeated column or key may hide a value).
         """
+        text = line.decode("utf-8", "replace")
         if record is None:
-            text = line.decode("utf-8", "replace")
             masked = _DIGITS.sub("<number removed>", scrub(text))
             return line if masked == text else masked.encode()
         kept: dict[str, Any] = {}
@@ -292,7 +293,8 @@ class FeedImporter:
                 kept[f"{name}_hash"] = _hashed(self._hasher, str(value))
             else:
                 kept[scrub(name)] = _scrubbed(value)
-        return line if kept == record else orjson.dumps(kept)
+        untouched = kept == record and scrub(text) == text and "\\u" not in text
+        return line if untouched else orjson.dumps(kept)
 
 
 def map_record(

@@ -61,6 +61,27 @@ def test_a_dead_letter_keeps_no_e_mail_anywhere_in_raw_or_detail(tmp_path: Path,
     assert_nothing_personal(everything_sent(dead))
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("cdr.jsonl", f'{{"call_id": "c-1", "agent": "{EMAIL}", "agent": "a", "wait": "x"}}\n'),
+        ("cdr.jsonl", '{"call_id": "c-1", "agent": "anna\\u0040example.com", "agent": "a"}\n'),
+        (
+            "cdr.csv",
+            HEADER.replace("agent", "agent,agent")
+            + cdr_line(1, ani="").replace(",ag-1", f",{EMAIL},a"),
+        ),
+    ],
+)
+def test_a_value_hidden_by_a_repeated_key_or_column_is_masked_too(
+    tmp_path: Path, name: str, content: str
+) -> None:
+    _, dead = run(tmp_path, "cdr", name, content)
+    text = everything_sent(dead)
+    assert len(dead.acked) == 1
+    assert EMAIL.lower() not in text.lower() and "\\u0040" not in text
+
+
 def test_a_csv_row_with_an_e_mail_in_a_label_keeps_it_nowhere(tmp_path: Path) -> None:
     bad = cdr_line(1).replace("ag-1", EMAIL).replace("1:05", "later")
     good = cdr_line(2).replace("ag-2", EMAIL)

@@ -203,6 +203,7 @@ def pipeline_start() -> None:
     """
     from touchpoints.pipeline import start_pipeline
 
+    load(PiiKeySettings)  # the worker would refuse it, again at every restart: say so now
     for line in start_pipeline(load(WorkerSettings).app_id):
         click.echo(line)
 

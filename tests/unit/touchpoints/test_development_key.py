@@ -61,6 +61,7 @@ def test_the_key_never_shows_in_the_settings_repr(monkeypatch: pytest.MonkeyPatc
     "command",
     [
         ["worker"],
+        ["pipeline", "start"],
         ["collector"],
         ["feed", "callcenter", "{file}"],
         ["simulate", "--duration", "1"],

@@ -6,6 +6,7 @@ because a suite that silently skips its integration tests proves nothing.
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,23 @@ from dataclasses import dataclass
 
 import pytest
 
-from schemas.settings import ClickHouseSettings, KafkaSettings
+from schemas.settings import LOCAL_RUN_VARIABLE, ClickHouseSettings, KafkaSettings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_run() -> Iterator[None]:
+    """Tests run on the local stack: components they start may use the development PII key.
+
+    Set here, not only by ``make test``, so that ``pytest`` run by hand starts
+    components too. A test of the refusal removes it from its own environment.
+    """
+    before = os.environ.get(LOCAL_RUN_VARIABLE)
+    os.environ[LOCAL_RUN_VARIABLE] = "true"
+    yield
+    if before is None:
+        del os.environ[LOCAL_RUN_VARIABLE]
+    else:
+        os.environ[LOCAL_RUN_VARIABLE] = before
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def collector(host: str | None, port: int | None) -> None:
     from producers.collector.settings import CollectorSettings
     from producers.pii import PiiHasher
     from producers.settings import ProducerSettings
-    from schemas.settings import KafkaSettings
+    from schemas.settings import KafkaSettings, PiiKeySettings
     from schemas.timeutil import utc_now
     from stream_processors.settings import WorkerSettings
     from touchpoints.cli import load
@@ -49,8 +49,9 @@ def collector(host: str | None, port: int | None) -> None:
 
     settings = load(CollectorSettings, host=host, port=port)
     producing = load(ProducerSettings)
+    pii = load(PiiKeySettings)  # refuses the public development key outside local runs
     local = is_loopback(settings.host)
-    if not local and producing.uses_development_key():
+    if not local and pii.uses_development_key():
         raise click.UsageError(
             f"the collector would listen on {settings.host} hashing personal data with the "
             "public development key: set TOUCHPOINTS_PRODUCER_PII_HMAC_KEY"
@@ -67,7 +68,7 @@ def collector(host: str | None, port: int | None) -> None:
     kafka = load(KafkaSettings)
     sender = KafkaSender(kafka, producing, settings.ack_timeout_seconds)
     validator = pipeline_validator(load(WorkerSettings).ingest_policy(), utc_now)
-    hasher = PiiHasher(producing.pii_hmac_key.get_secret_value().encode())
+    hasher = PiiHasher(pii.key())
     try:
         app = build_app(settings, validator, sender, keys_path, hasher)
     except KeysFileError as error:

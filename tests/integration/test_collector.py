@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from producers.pii import PiiHasher
-from producers.settings import ProducerSettings
 from schemas.batches import partition_of
+from schemas.settings import PiiKeySettings
 from tests.builders import event_dict
 from tests.conftest import Isolated
 from tests.integration.helpers import component, prepare, wait_for
@@ -149,7 +149,7 @@ def test_scopes_hashing_and_key_rotation_without_a_restart(
         assert float(failures["forbidden_source"]) == 1.0
         assert float(failures["unknown_key"]) >= 1.0  # the revoked key, once or more while polled
 
-    hasher = PiiHasher(ProducerSettings().pii_hmac_key.get_secret_value().encode())
+    hasher = PiiHasher(PiiKeySettings().key())
     assert item.value["identifiers"] == {
         "email_hash": hasher.email("jan.kowalski@example.pl"),
         "phone_hash": hasher.phone("+48601234567"),

@@ -213,8 +213,8 @@ def _foreign(
     found = watch_stages(phase, [stages.FOREIGN_INGEST], (len(events), events.valid), procs,
                          watching, echo)  # fmt: skip
     result = found.results[0]
-    echo(f"    ingest, single-event records: {result.rate.best() if result.rate else 0:,.0f}/s "
-         f"({result.status})")  # fmt: skip
+    best = result.rate.best() if result.rate else None
+    echo(f"    ingest, single-event records: {best or 0:,.0f}/s ({result.status})")
     return result.as_dict()
 
 
@@ -296,7 +296,7 @@ def _replay(
     profile_dir = phase.work_dir / "profiles" if options.profile else None
     found = watch_stages(phase, [stage], (expected, expected), procs, watching, echo, profile_dir)
     rate = found.results[0].rate
-    echo(f"    writer: {rate.best() if rate else 0:,.0f} rows/s")
+    echo(f"    writer: {(rate.best() if rate else None) or 0:,.0f} rows/s")
     return {
         "rows": expected,
         "rows_per_s": rate.best() if rate else None,

@@ -13,6 +13,10 @@ LOCK   := constraints.txt
 # Schemas the source models must stay compatible with; CI on a branch sets the target branch.
 COMPAT_BASE ?= HEAD
 
+# The local stack is one broker: its topics get one copy (the settings default to three).
+include deploy/local/single-node.env
+export TOUCHPOINTS_KAFKA_TOPIC_REPLICATION_FACTOR TOUCHPOINTS_KAFKA_TOPIC_MIN_INSYNC_REPLICAS
+
 .PHONY: demo test setup lock check rules pytest stack-up stack-down browser clean
 
 demo: setup

@@ -52,10 +52,18 @@ def cli() -> None:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument(
     "action",
-    type=click.Choice(["install", "install-browser", "up", "down", "status", "logs", "reset"]),
+    type=click.Choice(
+        ["install", "install-browser", "up", "down", "status", "logs", "reset", "env"]
+    ),
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def stack(action: str, args: tuple[str, ...]) -> None:
+@click.option(
+    "--cluster",
+    is_flag=True,
+    help="The cluster variant instead (deploy/local/cluster.sh): three Kafka brokers, "
+    "ZooKeeper and two ClickHouse replicas, in .stack-cluster on ports 29xxx.",
+)
+def stack(action: str, args: tuple[str, ...], cluster: bool) -> None:
     """Local services without Docker: Kafka (KRaft), ClickHouse, Prometheus, Alertmanager.
 
     \b
@@ -66,12 +74,28 @@ def stack(action: str, args: tuple[str, ...]) -> None:
     status   one line per service; exit 3 if any is down
     logs     tail the logs: `touchpoints stack logs [kafka|clickhouse|prometheus|alertmanager]`
     reset    down, then delete all local state
-    """
-    if action in ("down", "reset"):
-        from touchpoints.pipeline import stop_pipeline
+    env      (--cluster) the TOUCHPOINTS_* variables that point the pipeline at the cluster
 
-        stop_pipeline()
-    result = subprocess.run(["bash", str(paths.STACK_SCRIPT), action, *args], check=False)
+    \b
+    With --cluster: three Kafka brokers (topics with 3 copies, min.insync.replicas 2),
+    ZooKeeper and two ClickHouse replicas (replicated and Distributed tables), beside the
+    single-node stack. Then: eval "$(touchpoints stack env --cluster)" (docs/deploy.md).
+    """
+    if cluster:
+        if action == "install-browser":
+            raise click.UsageError(
+                "install-browser has no cluster variant: run it without --cluster"
+            )
+        script = paths.CLUSTER_SCRIPT
+    else:
+        if action == "env":
+            raise click.UsageError("env is for the cluster: touchpoints stack env --cluster")
+        script = paths.STACK_SCRIPT
+        if action in ("down", "reset"):
+            from touchpoints.pipeline import stop_pipeline
+
+            stop_pipeline()
+    result = subprocess.run(["bash", str(script), action, *args], check=False)
     sys.exit(result.returncode)
 
 

@@ -56,11 +56,18 @@ class Names:
 
     def env(self) -> dict[str, str]:
         guarantee = os.environ.get("TOUCHPOINTS_FAULTS_PROCESSING_GUARANTEE")
+        cluster = self.clickhouse.cluster
         return {
             # Faust's own variable overrides the app's at_least_once (experiments only).
             **({"PROCESSING_GUARANTEE": guarantee} if guarantee else {}),
             "TOUCHPOINTS_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "TOUCHPOINTS_KAFKA_TOPIC_PREFIX": self.kafka.topic_prefix,
+            # One broker or three: the worker's own topics get as many copies as ours.
+            "TOUCHPOINTS_KAFKA_TOPIC_REPLICATION_FACTOR": str(self.kafka.topic_replication_factor),
+            "TOUCHPOINTS_KAFKA_TOPIC_MIN_INSYNC_REPLICAS": str(
+                self.kafka.topic_min_insync_replicas
+            ),
+            **({"TOUCHPOINTS_CLICKHOUSE_CLUSTER": cluster} if cluster else {}),
             "TOUCHPOINTS_CLICKHOUSE_PORT": str(self.clickhouse.port),
             "TOUCHPOINTS_CLICKHOUSE_DATABASE": self.clickhouse.database,
             "TOUCHPOINTS_WORKER_APP_ID": self.app_id,
@@ -307,12 +314,21 @@ class Load:
 
 @dataclass
 class Tally:
-    """What ClickHouse holds for one scenario's acknowledged inputs (FINAL = as queries see it)."""
+    """What ClickHouse holds for one scenario's acknowledged inputs (FINAL = as queries see it).
+
+    ``doubled``: inputs stored more than once as queries see them (FINAL), which must be
+    0. ``doubled_before_final``: inputs with more than one row before FINAL, and
+    ``raw_duplicates`` the extra rows: what the at-least-once path wrote twice and the
+    tables' design absorbed. The fault tests stop merges on their tables
+    (:func:`stop_merges`), so these are observed, not hidden by a background merge.
+    """
 
     produced: int
     found_once: int
     missing: int
     doubled: int
+    doubled_before_final: int
+    in_events: int  # distinct events in ``events`` as queries see them
     raw_rows: int
     raw_duplicates: int
     unconfirmed: int
@@ -360,6 +376,28 @@ def tally(clickhouse: ClickHouseSettings, load: Load, *, old_stored_as: str = "d
     raw_events, unique_events = query(
         clickhouse, "SELECT count(), uniqExact(event_id) FROM events"
     )[0]
+    # Before FINAL: rows per id as written, the copies a merge has not collapsed.
+    events_written = dict(
+        query(
+            clickhouse,
+            "SELECT toString(event_id), count() FROM events GROUP BY event_id HAVING count() > 1",
+        )
+    )
+    bad_written = dict(
+        query(
+            clickhouse,
+            "SELECT substring(raw, 10, 36) AS token, count() FROM dead_letters "
+            "WHERE reason = 'not_json' AND startsWith(raw, 'not json ') "
+            "GROUP BY token HAVING count() > 1",
+        )
+    )
+    dead_written = dict(
+        query(
+            clickhouse,
+            "SELECT event_id, count() FROM dead_letters WHERE event_id != '' "
+            "GROUP BY event_id HAVING count() > 1",
+        )
+    )
     raw_dead = query(clickhouse, "SELECT count() FROM dead_letters")[0][0]
     final_dead = query(clickhouse, "SELECT count() FROM dead_letters FINAL")[0][0]
 
@@ -379,12 +417,15 @@ def tally(clickhouse: ClickHouseSettings, load: Load, *, old_stored_as: str = "d
     unconfirmed_counts = [
         in_events.get(k, 0) + bad_found.get(k, 0) + dead_events.get(k, 0) for k in load.unconfirmed
     ]
+    written_twice = set(events_written) | set(bad_written) | set(dead_written)
     return Tally(
         produced=len(counts),
         found_once=sum(1 for n in counts.values() if n == 1),
         missing=len(missing),
         doubled=sum(1 for n in counts.values() if n > 1)
         + sum(1 for n in unconfirmed_counts if n > 1),
+        doubled_before_final=len(written_twice & (known | load.acked_old)),
+        in_events=len(in_events),
         raw_rows=int(raw_events) + int(raw_dead),
         raw_duplicates=int(raw_events) - int(unique_events) + int(raw_dead) - int(final_dead),
         unconfirmed=len(load.unconfirmed),
@@ -392,6 +433,28 @@ def tally(clickhouse: ClickHouseSettings, load: Load, *, old_stored_as: str = "d
         unexpected=len(unexpected),
         missing_sample=missing[:5],
     )
+
+
+def stop_merges(servers: list[ClickHouseSettings]) -> int:
+    """Stop background merges of every table of the database on each server; tables stopped.
+
+    Duplicates an at-least-once path wrote then stay visible before FINAL until the
+    database is dropped, so :func:`tally` counts them instead of whatever a merge left.
+    """
+    stopped = 0
+    for server in servers:
+        client = connect(server)
+        try:
+            tables = client.execute(
+                "SELECT name FROM system.tables WHERE database = currentDatabase() "
+                "AND engine LIKE '%MergeTree'"
+            )
+            for (table,) in tables:
+                client.execute(f"SYSTEM STOP MERGES {server.database}.{table}")
+                stopped += 1
+        finally:
+            client.disconnect()
+    return stopped
 
 
 def settle(

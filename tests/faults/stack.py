@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.settings import ClickHouseSettings, KafkaSettings
-from touchpoints.paths import STACK_SCRIPT
+from touchpoints.paths import CLUSTER_SCRIPT, STACK_SCRIPT
 
 
 @dataclass(frozen=True)
@@ -117,3 +117,60 @@ class FaultStack:
 
     def clickhouse(self, database: str) -> ClickHouseSettings:
         return ClickHouseSettings(port=self.clickhouse_port, database=database)
+
+
+@dataclass(frozen=True)
+class ClusterStack:
+    """The cluster variant (``deploy/local/cluster.sh``) that cluster fault tests bring up.
+
+    Three brokers (topics with 3 copies, a write needs 2), ZooKeeper and two ClickHouse
+    replicas; ports from ``port_base`` (39xxx: neither the shared stack's nor the
+    single-node fault stack's, nor a developer's cluster on the default 29xxx).
+    """
+
+    state_dir: Path
+    port_base: int = 39000
+    name: str = "touchpoints"
+    brokers: tuple[int, ...] = (1, 2, 3)
+    replicas: tuple[int, ...] = (1, 2)
+
+    def script(self, *args: str, timeout: float = 300) -> str:
+        """Run ``cluster.sh ARGS`` against this instance; its output, or AssertionError."""
+        started = time.monotonic()
+        env = {
+            **os.environ,
+            "TOUCHPOINTS_CLUSTER_DIR": str(self.state_dir),
+            "TOUCHPOINTS_CLUSTER_PORT_BASE": str(self.port_base),
+            "TOUCHPOINTS_CLUSTER_NAME": self.name,
+        }
+        result = subprocess.run(["bash", str(CLUSTER_SCRIPT), *args], env=env,
+                                capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+        output = result.stdout + result.stderr
+        if result.returncode != 0:
+            raise AssertionError(
+                f"cluster.sh {' '.join(args)} failed ({result.returncode}):\n{output}"
+            )
+        return (
+            f"{output.rstrip()}\n(cluster.sh {' '.join(args)}: {time.monotonic() - started:.1f}s)"
+        )
+
+    def broker_port(self, broker: int) -> int:
+        return self.port_base + 90 + broker
+
+    def replica_port(self, replica: int) -> int:
+        return self.port_base + replica
+
+    def kafka(self, topic_prefix: str) -> KafkaSettings:
+        """Every broker to bootstrap from, and the production replication settings."""
+        servers = ",".join(f"127.0.0.1:{self.broker_port(b)}" for b in self.brokers)
+        return KafkaSettings(
+            bootstrap_servers=servers,
+            topic_prefix=topic_prefix,
+            topic_replication_factor=len(self.brokers),
+            topic_min_insync_replicas=len(self.brokers) - 1,
+        )
+
+    def clickhouse(self, database: str, replica: int = 1) -> ClickHouseSettings:
+        return ClickHouseSettings(
+            port=self.replica_port(replica), database=database, cluster=self.name
+        )

@@ -90,9 +90,23 @@ def flowing(names: Names, above: int = 0) -> None:
 
 
 def check(result: Tally, journeys: RebuildDiff, *components: Component) -> None:
-    if not result.exact or not journeys.equal:
+    """Nothing lost, nothing doubled as queries see it, journeys equal to the rebuild.
+
+    Each verdict needs its premise: two empty sides are "equal" and prove nothing, so
+    there must be journeys, and the rebuild must place every stored event.
+    """
+    premise = journeys.rebuilt_journeys > 0 and journeys.events == result.in_events
+    if not result.exact or not journeys.equal or not premise:
         for component in components:
             print(f"---- {component.name} log tail\n{component.log_tail()}")
+    assert result.produced > 0 and result.in_events > 0, f"nothing was stored: {result}"
+    assert journeys.rebuilt_journeys > 0 and journeys.stored_journeys > 0, (
+        "no journeys on one side: the comparison with the rebuild would prove nothing\n"
+        + "\n".join(journeys.lines())
+    )
+    assert journeys.events == result.in_events, (
+        f"the rebuild placed {journeys.events} events, {result.in_events} are stored"
+    )
     assert result.missing == 0, f"missing: {result}"
     assert result.doubled == 0, f"doubled: {result}"
     assert result.unexpected == 0, f"unexpected ids: {result}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import urllib.request
@@ -93,6 +94,20 @@ class FaultStack:
                 f"stack.sh {' '.join(args)} failed ({result.returncode}):\n{output}"
             )
         return f"{output.rstrip()}\n(stack.sh {' '.join(args)}: {time.monotonic() - started:.1f}s)"
+
+    @contextmanager
+    def frozen(self, service: str) -> Iterator[None]:
+        """SIGSTOP ``service`` (the process stays, answers nothing) and SIGCONT it after.
+
+        A frozen broker accepts no commit: what a client inserted elsewhere meanwhile
+        is written and not yet committed.
+        """
+        pid = int((self.state_dir / "run" / f"{service}.pid").read_text())
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
 
     @property
     def tls_dir(self) -> Path:

@@ -112,6 +112,7 @@ def statements(sql: str) -> list[str]:
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (?P<table>\w+)\s*\(")
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?P<table>\w+)\s")
 _ENGINE = re.compile(r"ENGINE = (?P<kind>\w*)MergeTree\((?P<args>[^)]*)\)")
+_MODIFY_ORDER_BY = re.compile(r"\bMODIFY\s+ORDER\s+BY\b")
 LOCAL_SUFFIX = "_local"
 
 
@@ -157,11 +158,10 @@ class ClusterLayout:
             return table, head + sql[created.end() :]
         if altered := _ALTER_TABLE.match(statement):
             table = altered["table"]
-            on_cluster = "" if self.legacy and "MODIFY ORDER BY" in statement else (
-                f" ON CLUSTER {self.name}"
-            )  # fmt: skip
+            keeps_off = self.legacy and _MODIFY_ORDER_BY.search(statement)
+            on_cluster = "" if keeps_off else f" ON CLUSTER {self.name}"
             head = f"ALTER TABLE {table}{LOCAL_SUFFIX}{on_cluster} "
-            return table, head + statement[altered.end() :]
+            return table, head + statement[altered.end() :].lstrip()
         raise MigrationError(
             f"the cluster variant places CREATE TABLE IF NOT EXISTS and ALTER TABLE only: "
             f"{statement[:60]!r}"

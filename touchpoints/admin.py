@@ -46,7 +46,8 @@ def create_topics(kafka: KafkaSettings, partitions: int) -> list[str]:
                 pass  # another process created it in the meantime
             except InvalidReplicationFactorError as error:
                 raise TooFewBrokersError(
-                    f"cannot create {name} with {replicas} copies: {error}. A single broker "
+                    f"cannot create {name} with {replicas} copies: the cluster has fewer "
+                    f"brokers ({type(error).__name__}). A single broker "
                     "(the local stack) needs TOUCHPOINTS_KAFKA_TOPIC_REPLICATION_FACTOR=1 and "
                     "TOUCHPOINTS_KAFKA_TOPIC_MIN_INSYNC_REPLICAS=1 "
                     "(deploy/local/single-node.env)"

@@ -134,14 +134,19 @@ def topics() -> None:
 @topics.command("create")
 @click.option("--partitions", default=4, show_default=True, help="Partitions per topic.")
 def topics_create(partitions: int) -> None:
-    """Create the pipeline's topics if missing (raw, events, deadletter)."""
-    from touchpoints.admin import create_topics
+    """Create the pipeline's topics if missing (raw, events, deadletter).
+
+    Each gets TOUCHPOINTS_KAFKA_TOPIC_REPLICATION_FACTOR copies (3) and
+    min.insync.replicas TOUCHPOINTS_KAFKA_TOPIC_MIN_INSYNC_REPLICAS (2); a single broker
+    needs both at 1 (deploy/local/single-node.env).
+    """
+    from touchpoints.admin import TooFewBrokersError, create_topics
     from touchpoints.kafka_connect import KafkaUnreachable
 
     kafka = load(KafkaSettings)
     try:
         created = create_topics(kafka, partitions)
-    except KafkaUnreachable as error:
+    except (KafkaUnreachable, TooFewBrokersError) as error:
         raise click.ClickException(str(error)) from error
     for name in kafka.topics.all():
         click.echo(f"{name}: {'created' if name in created else 'exists'}")

@@ -75,4 +75,5 @@ pytest: setup
 	if [ $$rc -eq 5 ]; then echo "pytest ran no test: failing"; exit 1; fi; exit $$rc
 
 clean: stack-down
-	rm -rf $(VENV) .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	@test -x $(TP) && $(TP) stack down --cluster || true
+	rm -rf $(VENV) .stack .stack-cluster .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -12,6 +12,9 @@ STAMP  := $(VENV)/.installed
 LOCK   := constraints.txt
 # Schemas the source models must stay compatible with; CI on a branch sets the target branch.
 COMPAT_BASE ?= HEAD
+# Both jobs run on the local stack: the public development PII key is allowed there, and
+# only there (every component refuses it otherwise; docs/security-feeds.md).
+export TOUCHPOINTS_LOCAL_RUN ?= true
 
 # The local stack is one broker: its topics get one copy (the settings default to three).
 include deploy/local/single-node.env

@@ -1,18 +1,20 @@
-"""Producer settings (``TOUCHPOINTS_PRODUCER_*``)."""
+"""Producer settings (``TOUCHPOINTS_PRODUCER_*``).
+
+The PII key is not here: every component shares it (``schemas.settings.PiiKeySettings``).
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_PII_KEY = "touchpoints-local-development-key"
 KAFKA_REQUEST_TIMEOUT_SECONDS = 30.0  # kafka-python's request_timeout_ms default
 
 
 class ProducerSettings(BaseSettings):
-    """How events are produced: durability, batching and the personal-data hashing key."""
+    """How events are produced: durability and batching."""
 
     model_config = SettingsConfigDict(env_prefix="TOUCHPOINTS_PRODUCER_", frozen=True)
 
@@ -25,10 +27,6 @@ class ProducerSettings(BaseSettings):
     delivery_timeout_seconds: float = Field(default=60.0, gt=0)
     flush_timeout_seconds: float = Field(default=60.0, gt=0)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
-    pii_hmac_key: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_PII_KEY),
-        description="keyed-HMAC secret for phone and email hashes; set it in production",
-    )
 
     @model_validator(mode="after")
     def _delivery_outlasts_a_request(self) -> ProducerSettings:
@@ -40,7 +38,3 @@ class ProducerSettings(BaseSettings):
                 f"{KAFKA_REQUEST_TIMEOUT_SECONDS:g} s request timeout = {least:g}"
             )
         return self
-
-    def uses_development_key(self) -> bool:
-        """True while the PII key is the public development default (fine locally only)."""
-        return self.pii_hmac_key.get_secret_value() == DEVELOPMENT_PII_KEY

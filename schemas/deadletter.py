@@ -35,6 +35,7 @@ class Reason(StrEnum):
     MISSING_FIELD = "missing_field"
     UNKNOWN_FIELD = "unknown_field"
     INVALID_FIELD = "invalid_field"
+    PERSONAL_DATA = "personal_data"  # an identifier shaped like a raw e-mail or phone number
     INTERNAL = "internal"
 
 

@@ -15,6 +15,53 @@ from schemas import kafka_python_fix
 from schemas.topics import DEFAULT_PREFIX, Topics
 
 ENV_PREFIX = "TOUCHPOINTS_"
+DEVELOPMENT_PII_KEY = "touchpoints-local-development-key"
+PII_KEY_VARIABLE = f"{ENV_PREFIX}PRODUCER_PII_HMAC_KEY"
+LOCAL_RUN_VARIABLE = f"{ENV_PREFIX}LOCAL_RUN"
+
+
+class PiiKeySettings(BaseSettings):
+    """The keyed-HMAC secret phones and e-mails are hashed with, the same for every component.
+
+    ``TOUCHPOINTS_PRODUCER_PII_HMAC_KEY``: producers hash with it, and the
+    worker masks dead letters with it. Its default is public (it is in this
+    file), so hashes made with it can be reversed by anyone who guesses the
+    number or address: building these settings fails with it unless
+    ``TOUCHPOINTS_LOCAL_RUN=true`` says this is a local run (``make demo``,
+    ``make test`` and the tests set it). Every component that reads the key
+    builds these settings at start-up, so it refuses to start.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, populate_by_name=True)
+
+    pii_hmac_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_PII_KEY),
+        validation_alias=PII_KEY_VARIABLE,  # its name before it was shared, kept
+        description="keyed-HMAC secret for phone and email hashes",
+    )
+    local_run: bool = Field(
+        default=False, description="a local run on 127.0.0.1: allows the public development key"
+    )
+
+    @model_validator(mode="after")
+    def _no_public_key_outside_local_runs(self) -> PiiKeySettings:
+        if self.uses_development_key() and not self.local_run:
+            raise ValueError(
+                f"{PII_KEY_VARIABLE} is unset or the public development key: set it to a secret "
+                f"of your own (the same on every host), or set {LOCAL_RUN_VARIABLE}=true if "
+                "this is a local run"
+            )
+        if not self.pii_hmac_key.get_secret_value():
+            raise ValueError(f"{PII_KEY_VARIABLE} must not be empty")
+        return self
+
+    def uses_development_key(self) -> bool:
+        """True while the key is the public development default."""
+        return self.pii_hmac_key.get_secret_value() == DEVELOPMENT_PII_KEY
+
+    def key(self) -> bytes:
+        """The key as the HMAC takes it."""
+        return self.pii_hmac_key.get_secret_value().encode()
 
 
 class KafkaSettings(BaseSettings):

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +71,7 @@ from stream_processors.identity_graph import Entry, IdentityGraph, decode_entry,
 from stream_processors.journey_clock import CloseClock
 from stream_processors.journey_commands import (
     Command,
+    EncodedPlace,
     KeyState,
     Publications,
     batch_records,
@@ -309,7 +310,9 @@ def build_app(
     return app
 
 
-def _command_sends(topic: str, commands: list[Command], partitions: int) -> list[Send]:
+def _command_sends(
+    topic: str, commands: Sequence[Command | EncodedPlace], partitions: int
+) -> list[Send]:
     return [Send(topic, None, value, p) for p, value in batch_records(commands, partitions)]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -52,10 +53,23 @@ class IngestPolicy:
 
 @dataclass(frozen=True)
 class Accepted:
-    """A valid event, normalised (``received_at`` filled), with the record it came from."""
+    """A valid event, normalised (``received_at`` filled), with the record it came from.
+
+    ``index`` is the event's place in a batch record (None: the record is the
+    event); :attr:`origin` combines the two only when asked (quarantine does,
+    the hot path does not: a copy of the origin per event cost about 4 µs).
+    """
 
     event: TouchpointEvent
-    origin: Origin
+    record: Origin
+    index: int | None = None
+
+    @cached_property
+    def origin(self) -> Origin:
+        """Where the event came from: its record, and its index in a batch record."""
+        if self.index is None:
+            return self.record
+        return self.record.model_copy(update={"index": self.index})
 
     @property
     def source(self) -> str | None:
@@ -136,7 +150,7 @@ def validate(
     if event.received_at is None:
         received_at = to_utc_millis(origin.timestamp or now)
         event = event.model_copy(update={"received_at": received_at})
-    return Accepted(event=event, origin=origin)
+    return Accepted(event=event, record=origin)
 
 
 def _dead_letter(
@@ -279,4 +293,4 @@ def _accepted(event: TouchpointEvent, origin: Origin, index: int, now: datetime)
     if event.received_at is None:
         received_at = to_utc_millis(origin.timestamp or now)
         event = event.model_copy(update={"received_at": received_at})
-    return Accepted(event=event, origin=origin.model_copy(update={"index": index}))
+    return Accepted(event=event, record=origin, index=index)

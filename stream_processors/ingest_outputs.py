@@ -14,7 +14,7 @@ from schemas.deadletter import DeadLetter
 from schemas.events import TouchpointEvent, encode_event
 from schemas.scores import InteractionScore
 from stream_processors.ingest import Accepted, Rejected
-from stream_processors.stitching import StitchInput
+from stream_processors.stitching import stitch_item
 from stream_processors.truth import routing_key
 
 
@@ -25,9 +25,9 @@ class Taken:
     - ``events``, ``dead``: ``(partition, value)``: they follow the raw record's
       partition (their only reader, the ClickHouse writer, needs no key order);
     - ``scores``: ``(touchpoint|location, value)``, the health stage's key;
-    - ``stitching``: :class:`StitchInput` items (the journey step already
-      scored) in the order ingest saw their events (the one-partition
-      stitching input);
+    - ``stitching``: stitching-input items (``StitchInput`` JSON, the journey
+      step already scored) in the order ingest saw their events (the
+      one-partition stitching input);
     - ``whole``: parked raw records that are no batch item, as received
       ``(key, value)``, each to go as a record of its own;
     - ``parked``: parked batch items ``(key, item)``, each item valid JSON.
@@ -42,7 +42,7 @@ class Taken:
 
     def accept(self, partition: int, event: TouchpointEvent, score: InteractionScore) -> None:
         self.events.append((partition, encode_event(event)))
-        self.stitching.append(StitchInput.of(event, score).encode())
+        self.stitching.append(stitch_item(event, score))
         self.scores.append((routing_key(score).encode(), score.encode()))
 
     def reject(self, partition: int, dead: DeadLetter) -> None:

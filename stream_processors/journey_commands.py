@@ -24,9 +24,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas import batches
@@ -71,6 +72,27 @@ class MoveIn(_Command):
     journeys: tuple[Journey, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedPlace:
+    """A place command whose step is JSON already: identity hands ingest's step on as it is.
+
+    Identity reads an event's identifiers, never its step; decoding the step
+    into a :class:`Step` there only to encode it again cost about 20 µs an
+    event. The journeys stage decodes it as a :class:`PlaceStep`, once.
+    """
+
+    key: str
+    step: bytes
+    kind: ClassVar[Literal["place"]] = "place"
+
+    def encode(self) -> bytes:
+        return b'{"kind":"place","key":' + orjson.dumps(self.key) + b',"step":' + self.step + b"}"
+
+    def decoded(self) -> PlaceStep:
+        """The command as the journeys stage reads it off the topic."""
+        return PlaceStep.model_validate_json(self.encode())
+
+
 Command = Annotated[PlaceStep | MoveOut | MoveIn, Field(discriminator="kind")]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 COMMANDS_ADAPTER: TypeAdapter[list[Command]] = TypeAdapter(list[Command])
@@ -86,11 +108,16 @@ def partition_of(key: str, partitions: int) -> int:
     return batches.partition_of(key.encode(), partitions)
 
 
-def batch_records(commands: Iterable[Command], partitions: int) -> list[tuple[int, bytes]]:
+def batch_records(
+    commands: Iterable[Command | EncodedPlace], partitions: int
+) -> list[tuple[int, bytes]]:
     """Commands as (partition, batch record value): each to its key's partition, in order."""
     by_partition: dict[int, list[bytes]] = {}
     for command in commands:
-        value = command.model_dump_json().encode()
+        if isinstance(command, EncodedPlace):
+            value = command.encode()
+        else:
+            value = command.model_dump_json().encode()
         by_partition.setdefault(partition_of(command.key, partitions), []).append(value)
     return [(p, record) for p, values in by_partition.items() for record in pack(values)]
 

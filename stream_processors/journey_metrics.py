@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter
 
 from stream_processors.journey_commands import Command, Outcome
@@ -59,8 +61,18 @@ class JourneyMetrics:
             registry=registry,
         )
 
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, counter: Counter, *labels: str) -> Any:
+        """``counter.labels(*labels)``, bound once: ``labels()`` costs more than the increment."""
+        key = (str(id(counter)), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*labels)
+        return child
+
     def stitched(self, stitched: Stitched) -> None:
-        self.stitched_events.labels("yes" if stitched.key else "no").inc()
+        self._child(self.stitched_events, "yes" if stitched.key else "no").inc()
         if stitched.merges:
             self.merges.inc(len(stitched.merges))
         if stitched.quarantines:
@@ -75,11 +87,11 @@ class JourneyMetrics:
             result = "late"
         else:
             result = "applied"
-        self.commands.labels(command.kind, result).inc()
+        self._child(self.commands, command.kind, result).inc()
         if outcome.versions:
-            self.snapshots.labels("version").inc(len(outcome.versions))
+            self._child(self.snapshots, "version").inc(len(outcome.versions))
         if outcome.retired:
-            self.snapshots.labels("retired").inc(len(outcome.retired))
+            self._child(self.snapshots, "retired").inc(len(outcome.retired))
 
     def evicted(self, eviction: Eviction) -> None:
         if eviction.journeys:

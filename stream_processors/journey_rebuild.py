@@ -30,7 +30,7 @@ from uuid import UUID
 from schemas.events import TouchpointEvent
 from stream_processors.identity import IdentityPolicy
 from stream_processors.identity_graph import IdentityGraph
-from stream_processors.journey_commands import Command, KeyState, handle
+from stream_processors.journey_commands import Command, EncodedPlace, KeyState, handle
 from stream_processors.journeys import JourneyPolicy
 from stream_processors.scoring_rules import ScoringRules
 from stream_processors.stitching import StitchInput, stitch, stitch_input
@@ -57,8 +57,9 @@ def rebuild(
         else:
             stitched = stitch(graph, event, now, rules)
         pending: deque[Command] = deque(stitched.moves)
-        if stitched.place is not None:
-            pending.append(stitched.place)
+        place = stitched.place
+        if place is not None:
+            pending.append(place.decoded() if isinstance(place, EncodedPlace) else place)
         while pending:
             command = pending.popleft()
             outcome = handle(states.get(command.key), command, journeys, now)

@@ -130,6 +130,47 @@ def restitch(
     )
 
 
+def appended(
+    old: Sequence[Journey], step: Step, key: str, policy: JourneyPolicy, now: datetime
+) -> JourneyUpdate | None:
+    """:func:`restitch` of ``old`` plus ``step`` when ``step`` opens the key or extends its latest.
+
+    The common cases: a key's first step, and a customer's next touchpoint,
+    after every step the key holds, within the gap, no goal closing the latest
+    journey. The old
+    journeys are restitch's own cut of their steps, so restitch would keep
+    every one but the latest as it is and give the latest one more step, one
+    version up; this builds only that one. None in any other case (restitch
+    then does the whole). ``old`` must be the key's state, all under ``key``,
+    and ``step`` none of theirs (``place_step`` checks both). A hypothesis test
+    holds the two equal.
+    """
+    if not old:  # the key's first step: a journey of its own
+        opened = build(key, (step,), policy, closed_by_inactivity=False, version=1, updated_at=now)
+        return JourneyUpdate(journeys=(opened,), upserts=(opened,), opened=(opened.journey_id,))
+    if step.late:
+        return None
+    latest = old[-1]
+    tail = latest.steps[-1]
+    if (
+        tail.goal
+        or step.order <= tail.order
+        or step.occurred_at - tail.occurred_at > policy.inactivity_gap
+        or latest.journey_id != journey_id_of(key, latest.steps[0])
+        or any(journey.last_at >= tail.occurred_at for journey in old[:-1])
+    ):
+        return None
+    extended = build(
+        key,
+        (*latest.steps, step),
+        policy,
+        closed_by_inactivity=False,  # a step within the gap reopens a journey the clock closed
+        version=latest.version + 1,
+        updated_at=now,
+    )
+    return JourneyUpdate(journeys=_recent((*old[:-1], extended), policy), upserts=(extended,))
+
+
 def idle(
     last: Step, old: Sequence[Journey], policy: JourneyPolicy, idle_at: datetime | None
 ) -> bool:

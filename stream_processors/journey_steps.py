@@ -1,17 +1,19 @@
 """A journey step: the facts of one event that journeys are made of, read off its payload.
 
-Pure. :func:`step_of` is the only place that looks at payloads, so every
-journey rule (stage, goals, open issues, repeat contacts) reads steps only.
+Pure. :func:`step_values` (and :func:`step_of`, its model) is the only place
+that looks at payloads, so every journey rule (stage, goals, open issues,
+repeat contacts) reads steps only.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
 from schemas.journeys import GOALS, ISSUES, Signal, Stage, Step
-from schemas.scores import score_drivers
 from stream_processors.journey_scoring import Scored
 
-__all__ = ["GOALS", "ISSUES", "Signal", "Stage", "Step", "step_of"]
+__all__ = ["GOALS", "ISSUES", "Signal", "Stage", "Step", "step_of", "step_values"]
 
 _Reading = tuple[Stage | None, Signal | None]
 
@@ -20,28 +22,44 @@ def step_of(event: TouchpointEvent, *, late: bool = False, score: Scored | None 
     """The journey step for ``event``. Pure; the same event always gives the same step.
 
     ``score``: the event's interaction score, carried so journeys can be scored.
+    """
+    values = step_values(event, score)
+    values["late"] = late
+    return Step.model_validate(values)
+
+
+def step_values(event: TouchpointEvent, score: Scored | None) -> dict[str, Any]:
+    """:func:`step_of` as the JSON object a :class:`Step` dumps to (None fields left out).
+
+    Ingest writes the step with orjson from these, without building the model:
+    the event and its score were validated already.
 
     ``contact`` is the call id of a customer-initiated call (IVR or agent leg of
     one call share it); callbacks are the company's, so they carry none.
     """
     stage, signal = _read(event)
-    contact = None
+    values: dict[str, Any] = {
+        "event_id": event.event_id,
+        "occurred_at": event.occurred_at,
+        "source": event.source,
+        "touchpoint": event.touchpoint,
+        "location": event.location,
+        "friction": event.payload.friction(),
+        "late": False,
+        "drivers": [],
+    }
+    if score is not None:
+        values["score"] = score.score
+        values["drivers"] = [
+            {"signal": d.signal, "name": d.name, "points": d.points} for d in score.drivers
+        ]
+    if stage is not None:
+        values["stage"] = stage
+    if signal is not None:
+        values["signal"] = signal
     if isinstance(event, CallCenterEvent) and event.touchpoint != "callback":
-        contact = event.payload.call_id
-    return Step(
-        event_id=event.event_id,
-        occurred_at=event.occurred_at,
-        source=event.source,
-        touchpoint=event.touchpoint,
-        location=event.location,
-        friction=event.payload.friction(),
-        stage=stage,
-        signal=signal,
-        contact=contact,
-        late=late,
-        score=None if score is None else score.score,
-        drivers=() if score is None else score_drivers(score.drivers),
-    )
+        values["contact"] = event.payload.call_id
+    return values
 
 
 def _read(event: TouchpointEvent) -> _Reading:

@@ -37,6 +37,7 @@ from stream_processors.journey_model import Journey, JourneyPolicy, build
 from stream_processors.journey_restitch import (
     JourneyUpdate,
     Retired,
+    appended,
     idle,
     restitch,
     segment,
@@ -95,7 +96,9 @@ def place_step(
     newest = max((journey.last_at for journey in recent), default=None)
     late = newest is not None and step.occurred_at < newest - policy.allowed_lateness
     placed = step.model_copy(update={"late": late}) if late != step.late else step
-    update = restitch(recent, [placed], key, policy, now)
+    update = appended(recent, placed, key, policy, now) or restitch(
+        recent, [placed], key, policy, now
+    )
     return JourneyUpdate(update.journeys, update.upserts, update.retired, update.opened, late=late)
 
 

@@ -20,6 +20,8 @@ moves the second, never the first.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -107,6 +109,8 @@ class IngestMetrics:
         )
         self._newest: dict[tuple[str, str], float] = {}
         self._series: dict[tuple[str, str, str], _Series] = {}
+        self._lags: list[float] = []
+        self._delays: dict[str, list[float]] = {}
         self.dead_letters = counter(
             "touchpoints_dead_letters", "Inputs sent to the dead-letter topic.", ("stage", "reason")
         )
@@ -130,7 +134,7 @@ class IngestMetrics:
         now: datetime,
         written: datetime | None,
     ) -> None:
-        """Count one valid event and its score.
+        """Count one valid event and its score (held until :meth:`publish`).
 
         ``now`` is when ingest validated it, ``written`` its raw record's Kafka
         timestamp (None when the record had none: neither delay is observed then).
@@ -139,27 +143,41 @@ class IngestMetrics:
         series = self._series.get(labels)
         if series is None:  # bound once per label set: labels() costs ~1 µs a call
             series = self._series[labels] = _Series(self, labels)
-        series.events.inc()
+        series.events += 1
         if event.payload.friction():
-            series.friction.inc()
+            series.friction += 1
         if any(d.signal in ERROR_SIGNALS for d in score.drivers):
-            series.errors.inc()
-        series.experiences[score.experience].inc()
-        series.score.observe(score.score)
+            series.errors += 1
+        series.experiences[score.experience] += 1
+        series.scores.append(score.score)
         if score.sla_met is not None:
-            series.sla_measured.inc()
+            series.sla_measured += 1
             if score.sla_met:
-                series.sla_met.inc()
+                series.sla_met += 1
         if score.survey is not None:
             self.reported.labels(score.survey.about_touchpoint, score.experience).inc()
         wait = event.payload.measured_wait()
         if wait is not None:
-            series.wait.observe(wait)
+            series.waits.append(wait)
         if written is not None:
             self._lagged(written, now)
             delay = (written - event.occurred_at).total_seconds()
-            self.arrival_delay.labels(event.source).observe(max(delay, 0.0))
+            self._delays.setdefault(event.source, []).append(max(delay, 0.0))
         self._seen(event.source, event.touchpoint, event.occurred_at.timestamp())
+
+    def publish(self) -> None:
+        """Add what :meth:`accepted` and :meth:`rejected` held to the exported metrics.
+
+        Ingest calls it once per take: a take's events of one label set cost one
+        increment per metric, not one per event (about 45 µs an event before).
+        """
+        for series in self._series.values():
+            series.publish()
+        observe_many(self.ingest_lag, self._lags)
+        self._lags.clear()
+        for source, delays in self._delays.items():
+            observe_many(self.arrival_delay.labels(source), delays)
+        self._delays.clear()
 
     def rejected(self, dead_letter: DeadLetter) -> None:
         """Count one dead letter; its record's lag counts like a valid one's."""
@@ -169,7 +187,7 @@ class IngestMetrics:
 
     def _lagged(self, written: datetime, now: datetime) -> None:
         # A producer clock ahead of the worker's would give a negative lag.
-        self.ingest_lag.observe(max((now - written).total_seconds(), 0.0))
+        self._lags.append(max((now - written).total_seconds(), 0.0))
 
     def parked(self, source: str) -> None:
         """One record of ``source`` (its dead-letter policy key) sent to quarantine."""
@@ -187,23 +205,68 @@ class IngestMetrics:
 
 
 class _Series:
-    """The children of one (source, touchpoint, location), bound once.
+    """The children of one (source, touchpoint, location), bound once, and a take's counts.
 
     As many as the label sets the location guard lets through.
     """
 
     def __init__(self, metrics: IngestMetrics, labels: tuple[str, str, str]) -> None:
-        self.events = metrics.events.labels(*labels)
-        self.friction = metrics.friction.labels(*labels)
-        self.errors = metrics.errors.labels(*labels)
-        self.experiences = {
+        self._events = metrics.events.labels(*labels)
+        self._friction = metrics.friction.labels(*labels)
+        self._errors = metrics.errors.labels(*labels)
+        self._experiences = {
             experience: metrics.experiences.labels(*labels, experience)
             for experience in ("good", "neutral", "bad")
         }
-        self.score = metrics.score.labels(*labels)
-        self.sla_measured = metrics.sla_measured.labels(*labels)
-        self.sla_met = metrics.sla_met.labels(*labels)
-        self.wait = metrics.wait.labels(*labels)
+        self._score = metrics.score.labels(*labels)
+        self._sla_measured = metrics.sla_measured.labels(*labels)
+        self._sla_met = metrics.sla_met.labels(*labels)
+        self._wait = metrics.wait.labels(*labels)
+        self.events = self.friction = self.errors = self.sla_measured = self.sla_met = 0
+        self.experiences = dict.fromkeys(self._experiences, 0)
+        self.scores: list[float] = []
+        self.waits: list[float] = []
+
+    def publish(self) -> None:
+        if not self.events:
+            return
+        for child, count in (
+            (self._events, self.events),
+            (self._friction, self.friction),
+            (self._errors, self.errors),
+            (self._sla_measured, self.sla_measured),
+            (self._sla_met, self.sla_met),
+            *((self._experiences[name], n) for name, n in self.experiences.items()),
+        ):
+            if count:
+                child.inc(count)
+        observe_many(self._score, self.scores)
+        observe_many(self._wait, self.waits)
+        self.events = self.friction = self.errors = self.sla_measured = self.sla_met = 0
+        self.experiences = dict.fromkeys(self.experiences, 0)
+        self.scores.clear()
+        self.waits.clear()
+
+
+def observe_many(histogram: Histogram, values: list[float]) -> None:
+    """``histogram.observe(v)`` for each of ``values``, with one increment per bucket touched.
+
+    prometheus_client observes one value at a time, taking a lock for the sum
+    and one for the bucket. This reads the same two attributes its ``observe``
+    writes (``_upper_bounds``, ``_buckets``, ``_sum``); a unit test holds the
+    exported samples equal to ``observe``'s, so an upgrade that changes them
+    fails there, not in production.
+    """
+    if not values:
+        return
+    bounds: list[float] = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    for value in values:
+        counts[bisect_left(bounds, value)] += 1
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)
+    histogram._sum.inc(math.fsum(values))
 
 
 class HealthMetrics:

@@ -25,6 +25,7 @@ from stream_processors.journey_commands import (
     COMMAND_ADAPTER,
     COMMANDS_ADAPTER,
     Command,
+    EncodedPlace,
     KeyState,
     Publications,
     handle,
@@ -35,7 +36,7 @@ from stream_processors.labels import LabelGuard
 from stream_processors.metrics import HealthMetrics, IngestMetrics
 from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import ScoringRules
-from stream_processors.stitching import STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER, stitch_input
+from stream_processors.stitching import stitch_input, stitch_items
 from stream_processors.truth import Pair, RecentScores, routing_key
 
 
@@ -77,6 +78,7 @@ class Ingest:
                 else:
                     taken.reject(origin.partition, result.dead_letter)
                     self.metrics.rejected(result.dead_letter)
+        self.metrics.publish()
         return taken
 
 
@@ -84,7 +86,7 @@ class Ingest:
 class Stitching:
     """What the identity stage made of a take: commands, audit records, entries to write."""
 
-    commands: list[Command] = field(default_factory=list)
+    commands: list[Command | EncodedPlace] = field(default_factory=list)
     merges: list[bytes] = field(default_factory=list)
     links: list[bytes] = field(default_factory=list)
     entries: dict[str, Entry] = field(default_factory=dict)
@@ -96,7 +98,7 @@ def stitch_take(
     """Link every stitching input of ``values`` (batch records) in ``graph``, in order."""
     done = Stitching()
     for value in values:
-        for item in unpack(value, STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER):
+        for item in stitch_items(value):
             stitched = stitch_input(graph, item, item.step, now)
             done.merges.extend(m.model_dump_json().encode() for m in stitched.merges)
             done.links.extend(k.model_dump_json().encode() for k in stitched.links)

@@ -15,19 +15,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+import orjson
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from schemas.events import TouchpointEvent
 from schemas.identifiers import Identifiers
 from schemas.journeys import IdentityLink, LinkStatus, MergeRecord, Step
 from schemas.scores import InteractionScore
-from schemas.timeutil import UtcMillis
+from schemas.timeutil import UtcMillis, to_utc_millis
 from stream_processors.identity import Linkable, LinkResult, Quarantine
 from stream_processors.identity_graph import Entry, IdentityGraph
-from stream_processors.journey_commands import MoveOut, PlaceStep
-from stream_processors.journey_steps import step_of
+from stream_processors.journey_commands import EncodedPlace, MoveOut, PlaceStep
+from stream_processors.journey_steps import step_of, step_values
 from stream_processors.scoring import score_event
 from stream_processors.scoring_rules import ScoringRules
 
@@ -58,6 +60,55 @@ class StitchInput(BaseModel):
         return self.model_dump_json(exclude_none=True).encode()
 
 
+def stitch_item(event: TouchpointEvent, score: InteractionScore) -> bytes:
+    """``StitchInput.of(event, score).encode()``, written with orjson from validated values.
+
+    Ingest's hot path: building the two models only to dump them cost about
+    40 µs an event. A unit test holds the two equal once read back.
+    """
+    item: dict[str, Any] = {
+        "event_id": event.event_id,
+        "occurred_at": event.occurred_at,
+        "identifiers": event.identifiers.as_fields(),
+        "step": step_values(event, score),
+    }
+    if event.received_at is not None:
+        item["received_at"] = event.received_at
+    return orjson.dumps(item, option=orjson.OPT_UTC_Z)
+
+
+@dataclass(frozen=True, slots=True)
+class StitchItem:
+    """A stitching-input item as the identity stage reads it: who and when, the step as JSON.
+
+    Identity links identifiers and hands the step on untouched
+    (:class:`EncodedPlace`); the journeys stage is the one that decodes it.
+    """
+
+    event_id: UUID
+    occurred_at: datetime
+    identifiers: Identifiers
+    step: bytes
+
+
+def stitch_items(value: bytes) -> list[StitchItem]:
+    """The items of a stitching-input record (a batch, or a single item as a batch of one).
+
+    Raises ``ValueError`` (orjson's or pydantic's) or ``KeyError`` for a record
+    that is not one.
+    """
+    parsed = orjson.loads(value)
+    return [
+        StitchItem(
+            event_id=UUID(item["event_id"]),
+            occurred_at=to_utc_millis(datetime.fromisoformat(item["occurred_at"])),
+            identifiers=Identifiers.model_validate(item["identifiers"]),
+            step=orjson.dumps(item["step"]),
+        )
+        for item in (parsed if isinstance(parsed, list) else [parsed])
+    ]
+
+
 STITCH_INPUT_ADAPTER: TypeAdapter[StitchInput] = TypeAdapter(StitchInput)
 STITCH_INPUTS_ADAPTER: TypeAdapter[list[StitchInput]] = TypeAdapter(list[StitchInput])
 """A batch record of the stitching input topic (schemas/batches.py)."""
@@ -73,14 +124,14 @@ class Stitched:
     """
 
     key: str | None
-    place: PlaceStep | None
+    place: PlaceStep | EncodedPlace | None
     moves: tuple[MoveOut, ...]
     merges: tuple[MergeRecord, ...]
     links: tuple[IdentityLink, ...]
     quarantines: tuple[Quarantine, ...]
     entries: dict[str, Entry]
 
-    def commands(self) -> list[MoveOut | PlaceStep]:
+    def commands(self) -> list[MoveOut | PlaceStep | EncodedPlace]:
         """The journey commands to send, in order: the merges' moves, then the place."""
         return [*self.moves, *([self.place] if self.place is not None else [])]
 
@@ -93,12 +144,20 @@ def stitch(
     return stitch_input(graph, event, step, now)
 
 
-def stitch_input(graph: IdentityGraph, event: Linkable, step: Step, now: datetime) -> Stitched:
-    """Link ``event`` in ``graph`` and say what to publish; ``step`` is its journey step."""
+def stitch_input(
+    graph: IdentityGraph, event: Linkable, step: Step | bytes, now: datetime
+) -> Stitched:
+    """Link ``event`` in ``graph`` and say what to publish; ``step`` is its journey step.
+
+    A step given as JSON (a :class:`StitchItem`'s) goes on as JSON.
+    """
     result, entries = graph.link_with_changes(event)
-    place = None
+    place: PlaceStep | EncodedPlace | None = None
     if result.key:
-        place = PlaceStep(key=result.key, step=step)
+        if isinstance(step, bytes):
+            place = EncodedPlace(result.key, step)
+        else:
+            place = PlaceStep(key=result.key, step=step)
     merges = tuple(
         MergeRecord(
             from_key=merge.from_key,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from hypothesis import strategies as st
 
 from schemas.deadletter import Reason
 
@@ -95,3 +96,17 @@ def bad_inputs(now: datetime, max_event_bytes: int) -> dict[str, tuple[bytes, Re
         "an unsupported schema version": (event_bytes("web", schema_version=9),
                                           Reason.UNSUPPORTED_SCHEMA_VERSION),
     }  # fmt: skip
+
+
+# Any JSON value orjson can write (integers within 64 bits): hostile field values.
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)

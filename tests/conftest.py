@@ -15,7 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from schemas.settings import ClickHouseSettings, KafkaSettings
+from schemas.settings import LOCAL_RUN_VARIABLE, ClickHouseSettings, KafkaSettings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_run() -> Iterator[None]:
+    """Tests run on the local stack: components they start may use the development PII key.
+
+    Set here, not only by ``make test``, so that ``pytest`` run by hand starts
+    components too. A test of the refusal removes it from its own environment.
+    """
+    before = os.environ.get(LOCAL_RUN_VARIABLE)
+    os.environ[LOCAL_RUN_VARIABLE] = "true"
+    yield
+    if before is None:
+        del os.environ[LOCAL_RUN_VARIABLE]
+    else:
+        os.environ[LOCAL_RUN_VARIABLE] = before
 
 SINGLE_NODE_ENV = Path(__file__).resolve().parent.parent / "deploy" / "local" / "single-node.env"
 

@@ -16,7 +16,7 @@ import click
 from pydantic import ValidationError
 
 from producers.settings import ProducerSettings
-from schemas.settings import ClickHouseSettings, KafkaSettings
+from schemas.settings import ClickHouseSettings, KafkaSettings, PiiKeySettings
 from sinks.migrate import MigrationError
 from sinks.settings import WriterSettings
 from stream_processors.settings import WorkerSettings
@@ -31,7 +31,9 @@ def load(factory: type[T], **overrides: Any) -> T:
     try:
         return factory(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as error:
-        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+        places = [".".join(map(str, e["loc"])) for e in error.errors()]
+        lines = [f"  {place}: {e['msg']}" if place else f"  {e['msg']}"
+                 for place, e in zip(places, error.errors(), strict=True)]  # fmt: skip
         raise click.UsageError(f"invalid {factory.__name__}:\n" + "\n".join(lines)) from error
 
 
@@ -190,6 +192,7 @@ def worker(metrics_port: int | None) -> None:
     from stream_processors.journey_settings import JourneySettings
     from touchpoints.worker_process import run_worker
 
+    load(PiiKeySettings)  # refuses the public development key outside local runs
     run_worker(
         load(KafkaSettings),
         load(WorkerSettings, metrics_port=metrics_port),
@@ -229,6 +232,7 @@ def pipeline_start() -> None:
     """
     from touchpoints.pipeline import start_pipeline
 
+    load(PiiKeySettings)  # the worker would refuse it, again at every restart: say so now
     for line in start_pipeline(load(WorkerSettings).app_id):
         click.echo(line)
 
@@ -323,7 +327,7 @@ def _simulation_config(
             incidents=parse_incidents(incidents),
             invalid_ratio=invalid_ratio,
             as_fast_as_possible=as_fast_as_possible,
-            pii_key=load(ProducerSettings).pii_hmac_key.get_secret_value().encode(),
+            pii_key=load(PiiKeySettings).key(),
         )
     except ValueError as error:
         raise click.BadParameter(str(error)) from error
@@ -455,11 +459,23 @@ from touchpoints.bench.cli import bench_command as _bench  # noqa: E402
 from touchpoints.cli_collector import collector as _collector  # noqa: E402
 from touchpoints.cli_feed import feed as _feed  # noqa: E402
 from touchpoints.cli_journey import journey as _journey  # noqa: E402
+from touchpoints.cli_keys import keys as _keys  # noqa: E402
 from touchpoints.cli_ops import ops as _ops  # noqa: E402
 from touchpoints.cli_source import source as _source  # noqa: E402
+from touchpoints.collector_load import collector_load as _collector_load  # noqa: E402
 from touchpoints.receiver.cli import alert_receiver as _alert_receiver  # noqa: E402
 
-for _command in (_source, _collector, _feed, _journey, _bench, _alert_receiver, _ops):
+for _command in (
+    _source,
+    _collector,
+    _collector_load,
+    _keys,
+    _feed,
+    _journey,
+    _bench,
+    _alert_receiver,
+    _ops,
+):
     cli.add_command(_command)
 
 

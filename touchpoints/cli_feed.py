@@ -71,7 +71,7 @@ def feed(kind: str, path: Path, watch: bool, state_dir: Path | None, max_lines: 
     from producers.pii import PiiHasher
     from producers.producer import EventProducer
     from producers.settings import ProducerSettings
-    from schemas.settings import KafkaSettings
+    from schemas.settings import KafkaSettings, PiiKeySettings
     from schemas.timeutil import utc_now
     from touchpoints.cli import load
 
@@ -80,6 +80,7 @@ def feed(kind: str, path: Path, watch: bool, state_dir: Path | None, max_lines: 
         raise click.BadParameter(f"{kind!r}: choose from {', '.join(feeds)}", param_hint="KIND")
     settings = load(FeedSettings, state_dir=state_dir)
     kafka, producing = load(KafkaSettings), load(ProducerSettings)
+    hasher = PiiHasher(load(PiiKeySettings).key())  # refuses the public key outside local runs
     stopping: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -87,7 +88,6 @@ def feed(kind: str, path: Path, watch: bool, state_dir: Path | None, max_lines: 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    hasher = PiiHasher(producing.pii_hmac_key.get_secret_value().encode())
     counts = {"events": 0, "dead letters": 0}
     with (
         progress(f"feed {kind}", total=max_lines, unit="records") as shown,
@@ -98,7 +98,7 @@ def feed(kind: str, path: Path, watch: bool, state_dir: Path | None, max_lines: 
         dead_letters = CountedSink(dead_letter_sink, shown, counts, "dead letters")
         importer = FeedImporter(feeds[kind], events, dead_letters,
                                 CheckpointStore(settings.state_dir), hasher, settings.zone(),
-                                utc_now, settings.chunk_lines)  # fmt: skip
+                                utc_now, settings.chunk_lines, settings.max_line_bytes)  # fmt: skip
         done = run_feed(importer, path, watch, settings.poll_seconds, lambda: bool(stopping),
                         max_lines)  # fmt: skip
     click.echo(f"{kind}: {done.lines} lines, {done.events} events, "

@@ -13,8 +13,8 @@ import click
     "unauthenticated",
     is_flag=True,
     default=None,
-    help="Allow a non-loopback --host. The page has no login and shows customers' journeys "
-    "and raw dead letters: put an authenticating proxy in front first.",
+    help="Allow a non-loopback --host without a keys file. The page shows customers' "
+    "journeys and raw dead letters: only with an authenticating proxy in front.",
 )
 def ops(host: str | None, port: int | None, unauthenticated: bool | None) -> None:
     """Serve the live operations page: alerts with the customers they hurt, touchpoint health,
@@ -26,12 +26,19 @@ def ops(host: str | None, port: int | None, unauthenticated: bool | None) -> Non
     A source that is down shows as such in its panel; the rest still works.
     Links carry state: /journey/customer_id:cust-000077 opens that journey.
     `touchpoints pipeline start` runs it in the background with the worker and writer.
+
+    \b
+    Beyond 127.0.0.1 it asks for a key (a browser prompts; the key is the
+    password): create one with `touchpoints keys create <name> --for ops`.
     """
     from schemas.settings import ClickHouseSettings
     from touchpoints.cli import load
     from touchpoints.ops.app import run_ops
     from touchpoints.ops.settings import OpsSettings
+    from touchpoints.webauth import guard
 
     settings = load(OpsSettings, host=host, port=port, allow_unauthenticated=unauthenticated)
-    click.echo(f"operations page on {settings.url} (Ctrl-C stops it)")
-    run_ops(settings, load(ClickHouseSettings))
+    keys = guard("ops", settings.host, settings.keys_path(), settings.allow_unauthenticated)
+    shown = "a key" if keys else "no key"
+    click.echo(f"operations page on {settings.url}, {shown} needed (Ctrl-C stops it)")
+    run_ops(settings, load(ClickHouseSettings), keys)

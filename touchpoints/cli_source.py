@@ -69,7 +69,7 @@ def source_validate(file: Path, expected: str | None, at: datetime | None, nativ
 def _native(file: Path, source: str | None, judge: Validator) -> Iterator[tuple[int, Verdict]]:
     from producers.feeds.settings import FeedSettings
     from producers.pii import PiiHasher
-    from producers.settings import ProducerSettings
+    from schemas.settings import PiiKeySettings
     from touchpoints.cli import load
     from touchpoints.cli_feed import _feeds
     from touchpoints.contract import native_verdicts
@@ -77,8 +77,8 @@ def _native(file: Path, source: str | None, judge: Validator) -> Iterator[tuple[
     feeds = {feed.name: feed for feed in _feeds().values()}
     if source not in feeds:
         raise click.BadParameter(f"--native needs --source, one of {', '.join(feeds)}")
-    key = load(ProducerSettings).pii_hmac_key.get_secret_value().encode()
-    return native_verdicts(file, feeds[source], PiiHasher(key), load(FeedSettings).zone(), judge)
+    hasher = PiiHasher(load(PiiKeySettings).key())
+    return native_verdicts(file, feeds[source], hasher, load(FeedSettings).zone(), judge)
 
 
 @source.command("compat")

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from producers.collector.contract import Validator, Verdict
-from producers.feeds.importer import Feed, parse_header, parse_record
+from producers.feeds.importer import Feed, map_record, parse_header, parse_record
 from producers.feeds.mapping import RowError
 from producers.pii import PiiHasher
 from schemas.deadletter import Origin, Reason
@@ -37,6 +37,7 @@ _FIELD_REASONS = frozenset(
         Reason.INVALID_EVENT_ID,
         Reason.MISSING_IDENTIFIER,
         Reason.UNSUPPORTED_SCHEMA_VERSION,
+        Reason.PERSONAL_DATA,
     }
 )
 
@@ -148,7 +149,7 @@ def native_verdicts(
         if not line.strip():
             continue
         try:
-            event = feed.mapper(parse_record(line, header), hasher, zone)
+            event = map_record(feed, parse_record(line, header), hasher, zone)
         except RowError as error:
             detail = f"{error.field}: {error.detail}"
             yield (

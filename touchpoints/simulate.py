@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +11,6 @@ from producers.settings import ProducerSettings
 from producers.simulator import RunProgress, RunStats, SimulationConfig, run_simulation
 from schemas.settings import KafkaSettings
 from touchpoints.progress import progress
-
-log = logging.getLogger(__name__)
 
 
 def progress_note(progress: RunProgress) -> str:
@@ -40,11 +37,6 @@ def simulate(
 
     On a terminal a bar; elsewhere a line through ``echo`` every few seconds.
     """
-    if producer_settings.uses_development_key():
-        log.warning(
-            "hashing phones and emails with the public development key; "
-            "set TOUCHPOINTS_PRODUCER_PII_HMAC_KEY outside local runs"
-        )
     planned = round(config.rate * config.duration_s)
     with (
         progress("simulate", total=planned, unit="events", echo=echo) as shown,

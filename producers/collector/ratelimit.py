@@ -1,9 +1,20 @@
-"""Per-client token buckets: a steady rate with a burst allowance. Pure; time is injected."""
+"""Token buckets per API key, counted in events: a steady rate and a burst. Pure, time injected."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limit:
+    """``rate`` events per second on average, ``burst`` at once."""
+
+    rate: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
 
 
 @dataclass
@@ -13,31 +24,29 @@ class _Bucket:
 
 
 class RateLimiter:
-    """Allows each client ``rate`` requests per second on average and ``burst`` at once.
+    """One bucket per key, each with the limit handed in at every call (keys reload live).
 
-    Remembers at most ``max_clients`` clients (least recently seen forgotten first,
-    which only ever lets a forgotten client start again with a full bucket).
+    The number of buckets is bounded by the number of keys in the keys file, so
+    nothing a client sends can grow this memory.
     """
 
-    def __init__(self, rate: float, burst: int, max_clients: int = 100_000) -> None:
-        if rate <= 0 or burst < 1 or max_clients < 1:
-            raise ValueError("rate must be > 0, burst and max_clients >= 1")
-        self._rate, self._burst, self._max = rate, float(burst), max_clients
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+    def __init__(self) -> None:
+        self._buckets: dict[str, _Bucket] = {}
 
-    def allow(self, client: str, now: float) -> float:
-        """Take one token for ``client`` at monotonic time ``now``.
+    def take(self, key: str, events: int, limit: Limit, now: float) -> float:
+        """Take ``events`` tokens for ``key`` at monotonic time ``now``.
 
-        Returns 0.0 when allowed, else the seconds until a token is available.
+        Returns 0.0 when allowed (the tokens are taken), else the seconds until
+        that many tokens are available (nothing taken). More events than the
+        burst can never pass: the caller keeps batches at or below the burst.
         """
-        bucket = self._buckets.pop(client, None) or _Bucket(self._burst, now)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(float(limit.burst), now)
         elapsed = max(now - bucket.updated, 0.0)
-        bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate)
+        bucket.tokens = min(float(limit.burst), bucket.tokens + elapsed * limit.rate)
         bucket.updated = now
-        self._buckets[client] = bucket
-        if len(self._buckets) > self._max:
-            self._buckets.popitem(last=False)
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+        if bucket.tokens >= events:
+            bucket.tokens -= events
             return 0.0
-        return (1.0 - bucket.tokens) / self._rate
+        return (events - bucket.tokens) / limit.rate

@@ -1,9 +1,10 @@
 """Call detail records (an ACD/CTI export) to call-center events.
 
 Columns (CSV header or JSONL keys; extra columns are ignored):
-``call_id, started_at, queue, ani, customer_id, wait, talk, hold, transfers,
-disposition, agent, ivr_outcome``. Durations are seconds or ``[h:]mm:ss``.
-The caller's number (ANI) is hashed with the feed's keyed HMAC and never sent.
+``call_id, started_at, queue, ani, phone, email, customer_id, wait, talk, hold,
+transfers, disposition, agent, ivr_outcome``. Durations are seconds or ``[h:]mm:ss``.
+The caller's number (ANI, or ``phone``) and ``email`` are hashed with the feed's
+keyed HMAC and never sent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from producers.feeds.mapping import RowError, count, event_id, required, seconds, slug, text
+from producers.feeds.mapping import (
+    RowError,
+    contact_hashes,
+    count,
+    event_id,
+    required,
+    seconds,
+    slug,
+    text,
+)
 from producers.feeds.mapping import timestamp as parse_time
 from producers.pii import PiiHasher
 from schemas.deadletter import Reason
@@ -23,7 +33,7 @@ from schemas.identifiers import Identifiers
 from schemas.sources import CallCenterPayload, CallCenterTouchpoint
 
 SOURCE: Literal["call_center"] = "call_center"
-PII_FIELDS = ("ani",)
+PII_FIELDS = ("ani",)  # besides every feed's email and phone (mapping.CONTACT_FIELDS)
 _DISPOSITIONS = {
     "resolved": "resolved", "answered": "resolved", "completed": "resolved",
     "unresolved": "unresolved", "abandoned": "abandoned", "abandon": "abandoned",
@@ -71,18 +81,12 @@ def cdr_event(row: Mapping[str, Any], hasher: PiiHasher, zone: tzinfo) -> CallCe
 
 
 def _identifiers(row: Mapping[str, Any], hasher: PiiHasher) -> Identifiers:
-    ani = text(row, "ani", required=False)
-    phone_hash = None
-    if ani is not None:
-        try:
-            phone_hash = hasher.phone(ani)
-        except ValueError:
-            phone_hash = None  # withheld or internal numbers ("anonymous", "1234")
+    contacts = contact_hashes(row, hasher, phone_fields=("ani", "phone"))
     customer_id = text(row, "customer_id", required=False)
-    if phone_hash is None and customer_id is None:
-        raise RowError(Reason.MISSING_IDENTIFIER, "ani", "no usable caller number and no "
-                       "customer_id: the call cannot belong to anyone")  # fmt: skip
+    if not contacts and customer_id is None:
+        raise RowError(Reason.MISSING_IDENTIFIER, "ani", "no usable caller number, no e-mail "
+                       "and no customer_id: the call cannot belong to anyone")  # fmt: skip
     try:
-        return Identifiers(customer_id=customer_id, phone_hash=phone_hash)
+        return Identifiers(customer_id=customer_id, **contacts)
     except ValidationError as error:
         raise RowError.from_validation(error, "identifiers.") from error

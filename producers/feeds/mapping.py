@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -11,8 +12,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.deadletter import Reason
-from schemas.registry import stable_event_id
+from schemas.registry import PiiHashing, stable_event_id
 
+CONTACT_FIELDS = ("email", "phone")
+"""A record's raw contact fields, in every feed: hashed into identifiers, never sent."""
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$")
 _SLUG = re.compile(r"[^a-z0-9_.:\-]+")
 
@@ -69,19 +72,23 @@ def seconds(row: Mapping[str, Any], field: str) -> float | None:
         if clock:
             hours, minutes, secs = clock.groups()
             return int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)
-        return float(value)
+        return number(row, field)
     except ValueError as error:
         raise RowError(Reason.INVALID_FIELD, field, f"not a duration: {value!r}") from error
 
 
 def number(row: Mapping[str, Any], field: str) -> float | None:
+    """A finite number; blank is None. ``inf`` and ``nan`` are refused like any other word."""
     value = text(row, field, required=False)
     if value is None:
         return None
     try:
-        return float(value)
+        parsed = float(value)
     except ValueError as error:
         raise RowError(Reason.INVALID_FIELD, field, f"not a number: {value!r}") from error
+    if not math.isfinite(parsed):
+        raise RowError(Reason.INVALID_FIELD, field, f"not a finite number: {value!r}")
+    return parsed
 
 
 def count(row: Mapping[str, Any], field: str) -> int | None:
@@ -106,3 +113,30 @@ def timestamp(row: Mapping[str, Any], field: str, zone: tzinfo) -> datetime:
 def slug(value: str) -> str:
     """A location-safe name: lower case, unsafe characters as '-'."""
     return _SLUG.sub("-", value.lower()).strip("-") or "unknown"
+
+
+def contact_hashes(
+    row: Mapping[str, Any], hasher: PiiHashing, phone_fields: tuple[str, ...] = ("phone",)
+) -> dict[str, str]:
+    """``email_hash`` and ``phone_hash`` from a record's raw ``email`` and phone fields.
+
+    The first usable number of ``phone_fields`` wins; a withheld or internal
+    number ("anonymous", "1234") counts as absent. A value in ``email`` that is
+    no e-mail address raises :class:`RowError` (without repeating the value).
+    """
+    found: dict[str, str] = {}
+    email = text(row, "email", required=False)
+    if email is not None:
+        try:
+            found["email_hash"] = hasher.email(email)
+        except ValueError as error:
+            raise RowError(Reason.INVALID_FIELD, "email", "not an e-mail address") from error
+    for field in phone_fields:
+        number = text(row, field, required=False)
+        if number is None or "phone_hash" in found:
+            continue
+        try:
+            found["phone_hash"] = hasher.phone(number)
+        except ValueError:
+            continue
+    return found

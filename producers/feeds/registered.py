@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from producers.feeds.importer import Feed, Mapper
-from producers.feeds.mapping import RowError
+from producers.feeds.mapping import RowError, contact_hashes
 from producers.pii import PiiHasher
 from schemas.deadletter import Reason
 from schemas.events import EVENT_ADAPTER, TouchpointEvent
@@ -30,6 +30,9 @@ def registered_feed(source: Source) -> Feed:
             detail = "missing" if isinstance(error, KeyError) else str(error)
             reason = Reason.MISSING_FIELD if isinstance(error, KeyError) else Reason.INVALID_FIELD
             raise RowError(reason, field, f"{source.name}.map_record: {detail}") from error
+        contacts = contact_hashes(record, hasher)  # the record's raw email and phone, if any
+        if contacts and isinstance(document.get("identifiers", {}), dict):
+            document = {**document, "identifiers": {**contacts, **document.get("identifiers", {})}}
         try:
             return EVENT_ADAPTER.validate_python({"source": source.name, **document})
         except ValidationError as error:

@@ -16,6 +16,11 @@ class FeedSettings(BaseSettings):
 
     state_dir: Path = Field(default=Path(".feeds"), description="checkpoint files, one per input")
     chunk_lines: int = Field(default=500, ge=1, description="lines per Kafka flush and checkpoint")
+    # Bounded so a dead letter keeping a whole line (base64-encoded) stays under Kafka's 1 MB.
+    max_line_bytes: int = Field(
+        default=256 * 1024, ge=1024, le=700 * 1024,
+        description="a longer line is one too_large dead letter keeping its first bytes",
+    )  # fmt: skip
     poll_seconds: float = Field(default=2.0, gt=0, description="watch mode: look for new lines")
     timezone: str = Field(default="UTC", description="zone of timestamps without an offset")
 

@@ -3,7 +3,8 @@
 A row with ``transaction_id`` is a POS transaction:
 ``transaction_id, store, register, timestamp, type (sale|return), total,
 currency, items, status (completed|voided|abandoned), out_of_stock,
-loyalty_id, customer_id``.
+loyalty_id, customer_id, email, phone`` (the buyer's e-mail and phone are
+hashed with the feed's keyed HMAC and never sent).
 A row with ``sensor_id`` is a queue-sensor reading:
 ``sensor_id, store, timestamp, zone (queue|fitting_room|entrance),
 queue_length, wait_seconds``; the sensor is the reading's device identifier.
@@ -17,7 +18,17 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from producers.feeds.mapping import RowError, count, event_id, number, required, seconds, slug, text
+from producers.feeds.mapping import (
+    RowError,
+    contact_hashes,
+    count,
+    event_id,
+    number,
+    required,
+    seconds,
+    slug,
+    text,
+)
 from producers.feeds.mapping import timestamp as parse_time
 from producers.pii import PiiHasher
 from schemas.deadletter import Reason
@@ -32,17 +43,17 @@ _STATUS = {"completed": "completed", "voided": "failed", "failed": "failed",
 _TRUE = {"1", "true", "yes", "y"}
 
 
-def shop_event(row: Mapping[str, Any], _hasher: PiiHasher, zone: tzinfo) -> ShopEvent:
+def shop_event(row: Mapping[str, Any], hasher: PiiHasher, zone: tzinfo) -> ShopEvent:
     """The event for one POS or sensor row. Raises :class:`RowError` naming the bad field."""
     if text(row, "transaction_id", required=False):
-        return _pos(row, zone)
+        return _pos(row, hasher, zone)
     if text(row, "sensor_id", required=False):
         return _sensor(row, zone)
     raise RowError(Reason.MISSING_FIELD, "transaction_id", "neither transaction_id (POS) "
                    "nor sensor_id (queue sensor): cannot tell what this row is")  # fmt: skip
 
 
-def _pos(row: Mapping[str, Any], zone: tzinfo) -> ShopEvent:
+def _pos(row: Mapping[str, Any], hasher: PiiHasher, zone: tzinfo) -> ShopEvent:
     transaction = required(row, "transaction_id")
     kind = (text(row, "type", required=False) or "sale").lower()
     if kind not in ("sale", "return"):
@@ -59,23 +70,24 @@ def _pos(row: Mapping[str, Any], zone: tzinfo) -> ShopEvent:
             outcome=_STATUS.get(status, status),  # type: ignore[arg-type]
             register_id=text(row, "register", required=False),
         )
-        identifiers = _buyer(row, transaction)
+        identifiers = _buyer(row, transaction, hasher)
     except ValidationError as error:
         raise RowError.from_validation(error, "payload.") from error
     return _event(row, zone, transaction, "returns_desk" if kind == "return" else
                   "checkout_counter", identifiers, payload)  # fmt: skip
 
 
-def _buyer(row: Mapping[str, Any], transaction: str) -> Identifiers:
-    """The card or customer id; an anonymous sale gets an anonymous id of its own.
+def _buyer(row: Mapping[str, Any], transaction: str, hasher: PiiHasher) -> Identifiers:
+    """The card or customer id and contact hashes; an anonymous sale gets an anonymous id.
 
     Never the register: as an identifier it would make every customer who paid
     there one person.
     """
     loyalty = text(row, "loyalty_id", required=False)
     customer = text(row, "customer_id", required=False)
-    if loyalty or customer:
-        return Identifiers(loyalty_id=loyalty, customer_id=customer)
+    contacts = contact_hashes(row, hasher)
+    if loyalty or customer or contacts:
+        return Identifiers(loyalty_id=loyalty, customer_id=customer, **contacts)
     return Identifiers(anonymous_id=f"pos-sale-{slug(transaction)}"[:128])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from producers.simulator.incidents import Incident
+from schemas.settings import DEVELOPMENT_PII_KEY
 
 DEMO_POS_UPLOAD_INTERVAL_S = 15.0
 """POS batch upload period for demos, so late POS events show within a short run."""
@@ -40,7 +41,7 @@ class SimulationConfig:
     pos_upload_interval_s: float = DEMO_POS_UPLOAD_INTERVAL_S
     gap_scale: float = 0.1
     as_fast_as_possible: bool = False
-    pii_key: bytes = field(default=b"touchpoints-local-development-key", repr=False)
+    pii_key: bytes = field(default=DEVELOPMENT_PII_KEY.encode(), repr=False)
 
     def __post_init__(self) -> None:
         errors = [message for ok, message in self._checks() if not ok]

@@ -22,10 +22,10 @@ from pydantic import SecretStr
 
 from producers.pii import PiiHasher
 from producers.producer import EventProducer
-from producers.settings import DEVELOPMENT_PII_KEY, ProducerSettings
+from producers.settings import ProducerSettings
 from producers.simulator import build_population
 from schemas.events import EVENT_ADAPTER, SOURCES
-from schemas.settings import ClickHouseSettings, KafkaSettings
+from schemas.settings import DEVELOPMENT_PII_KEY, ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
 from tests.builders import event_dict
 from tests.faults.harness import Component, Names, query, wait_until

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from schemas.settings import ClickHouseSettings
+from schemas.settings import DEVELOPMENT_PII_KEY, ClickHouseSettings
 from sinks.clickhouse import TableInserter, connect
 from sinks.rows import EVENTS, Row, event_row
 from touchpoints.admin import migrate
@@ -36,7 +36,7 @@ def columns_of(rows: list[Row]) -> list[list[object]]:
 def main(count: int = 50_000, runs: int = 3, database: str = "tp_bench_insert") -> None:
     settings = ClickHouseSettings().model_copy(update={"database": database})
     version, _ = migrate(settings)
-    events = build(count, seed=7, invalid_ratio=0.0, pii_key=b"touchpoints-local-development-key")
+    events = build(count, seed=7, invalid_ratio=0.0, pii_key=DEVELOPMENT_PII_KEY.encode())
     now = datetime.now(UTC)
     rows = [
         event_row(orjson.loads(value), ("tp.events", 0, offset, now))

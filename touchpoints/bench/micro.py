@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from schemas.batches import pack
 from schemas.deadletter import Origin
 from schemas.events import EVENT_ADAPTER, TouchpointEvent, encode_event
+from schemas.settings import DEVELOPMENT_PII_KEY
 from sinks.rows import Record, event_row, items_of
 from sinks.rows_scores import score_row
 from stream_processors.ingest import Accepted, IngestPolicy, ingest
@@ -41,7 +42,7 @@ def per_record_us(step: Callable[[bytes], object], values: list[bytes], repeat: 
 
 
 def main(count: int = 20_000) -> None:
-    events = build(count, seed=7, invalid_ratio=0.0, pii_key=b"touchpoints-local-development-key")
+    events = build(count, seed=7, invalid_ratio=0.0, pii_key=DEVELOPMENT_PII_KEY.encode())
     values = events.values
     now = datetime.now(UTC)
     origin = Origin(topic="tp.raw", partition=0, offset=0, timestamp=now, key="k")

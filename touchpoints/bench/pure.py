@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from schemas.batches import pack, partition_of
 from schemas.deadletter import Origin
+from schemas.settings import DEVELOPMENT_PII_KEY
 from stream_processors.deadletter_policy import DeadLetterPolicy
 from stream_processors.identity_graph import IdentityGraph
 from stream_processors.journey_commands import KeyState, batch_records
@@ -37,7 +38,7 @@ from stream_processors.stages import Ingest, RawRecord, journeys_take, stitch_ta
 from touchpoints.bench.workload import build
 
 PARTITIONS = 4
-_PII_KEY = b"touchpoints-local-development-key"
+_PII_KEY = DEVELOPMENT_PII_KEY.encode()
 
 
 def raw_records(keys: list[bytes | None], values: list[bytes], now: datetime) -> list[RawRecord]:

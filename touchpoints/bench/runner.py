@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from producers.settings import ProducerSettings
-from schemas.settings import ClickHouseSettings, KafkaSettings
+from schemas.settings import DEVELOPMENT_PII_KEY, ClickHouseSettings, KafkaSettings
 from touchpoints.bench import ceilings, environment, sending, stages, workload
 from touchpoints.bench.names import BenchRun, Phase
 from touchpoints.bench.pipeline import Observed, Watching, start_components, watch_stages
@@ -95,8 +95,9 @@ def run_bench(
             "versions": environment.versions(kafka, clickhouse),
         }
         echo("generating events with the simulator ...")
-        pii_key = producer_settings.pii_hmac_key.get_secret_value().encode()
-        events = workload.build(options.events, options.seed, options.invalid_ratio, pii_key)
+        # Simulated customers only: the public development key hashes them (no real data).
+        events = workload.build(options.events, options.seed, options.invalid_ratio,
+                                DEVELOPMENT_PII_KEY.encode())  # fmt: skip
         echo(f"    {len(events):,} records, {events.valid:,} valid, "
              f"{events.mean_bytes:.0f} bytes on average")  # fmt: skip
         echo("ceilings ...")

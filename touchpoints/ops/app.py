@@ -20,6 +20,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from producers.apikeys import WatchedKeys
 from schemas.settings import ClickHouseSettings
 from sinks.impact_queries import Impact, impact_since
 from touchpoints import paths
@@ -30,6 +31,7 @@ from touchpoints.ops.promql import Sample, alert_filters, health_queries, pipeli
 from touchpoints.ops.settings import OpsSettings
 from touchpoints.ops.sources import Unreachable
 from touchpoints.ops.views import AlertRow, alert_rows, health_cells, pipeline_health
+from touchpoints.webauth import protect
 
 log = logging.getLogger(__name__)
 
@@ -204,9 +206,15 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
-def build_app(settings: OpsSettings, clickhouse: ClickHouseSettings) -> web.Application:
-    """The page's application; its HTTP client session lives as long as the app."""
+def build_app(
+    settings: OpsSettings, clickhouse: ClickHouseSettings, keys: WatchedKeys | None = None
+) -> web.Application:
+    """The page's application; its HTTP client session lives as long as the app.
+
+    With ``keys``, every route but ``/healthz`` asks for one of them (``touchpoints.webauth``).
+    """
     app = web.Application()
+    protect(app, keys, "touchpoints ops")
 
     async def session(app: web.Application) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=settings.timeout_seconds)
@@ -225,11 +233,14 @@ def build_app(settings: OpsSettings, clickhouse: ClickHouseSettings) -> web.Appl
     return app
 
 
-def run_ops(settings: OpsSettings, clickhouse: ClickHouseSettings) -> None:
+def run_ops(
+    settings: OpsSettings, clickhouse: ClickHouseSettings, keys: WatchedKeys | None
+) -> None:
     """Serve the page in the foreground until SIGINT/SIGTERM."""
-    log.info("ops page listening", extra={"url": settings.url, "database": clickhouse.database})
+    log.info("ops page listening", extra={"url": settings.url, "database": clickhouse.database,
+                                          "keys": str(keys.path) if keys else ""})  # fmt: skip
     web.run_app(
-        build_app(settings, clickhouse),
+        build_app(settings, clickhouse, keys),
         host=settings.host,
         port=settings.port,
         print=None,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
+from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from touchpoints.paths import stack_dir
 
 
 class OpsSettings(BaseSettings):
@@ -20,8 +22,10 @@ class OpsSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8089, ge=1, le=65535)
-    # The page shows customers' journeys and raw dead letters without any login:
-    # another address needs this set on purpose (`--i-know-it-is-unauthenticated`).
+    # The page shows customers' journeys and raw dead letters: beyond loopback it
+    # needs a keys file (touchpoints/webauth.py), or this set on purpose because an
+    # authenticating proxy stands in front (`--i-know-it-is-unauthenticated`).
+    keys_file: Path | None = Field(default=None, description="default <stack dir>/ops/keys.json")
     allow_unauthenticated: bool = False
     prometheus_url: str = "http://127.0.0.1:9090"
     alertmanager_url: str = "http://127.0.0.1:9093"
@@ -34,28 +38,10 @@ class OpsSettings(BaseSettings):
     )
     customers_shown: int = Field(default=5, ge=1, le=50)
 
-    @model_validator(mode="after")
-    def _loopback_unless_allowed(self) -> OpsSettings:
-        if not self.allow_unauthenticated and not is_loopback(self.host):
-            raise ValueError(
-                f"host {self.host} is not a loopback address: the page has no authentication "
-                "and shows customers' journeys and raw dead letters; set "
-                "TOUCHPOINTS_OPS_ALLOW_UNAUTHENTICATED=true (--i-know-it-is-unauthenticated) "
-                "only behind an authenticating proxy"
-            )
-        return self
+    def keys_path(self) -> Path:
+        return self.keys_file or stack_dir() / "ops" / "keys.json"
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

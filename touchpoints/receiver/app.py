@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from producers.apikeys import WatchedKeys
 from sinks.clickhouse import is_retryable
 from touchpoints.receiver.forward import forward
 from touchpoints.receiver.message import Assessment, build_message
@@ -27,6 +28,7 @@ from touchpoints.receiver.record import Row, notification_rows
 from touchpoints.receiver.settings import ReceiverSettings
 from touchpoints.receiver.spool import Spool
 from touchpoints.receiver.store import NotificationStore
+from touchpoints.webauth import protect
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +126,15 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def build_app(
-    settings: ReceiverSettings, store: NotificationStore, spool: Spool, clock: Clock = _utc_now
+    settings: ReceiverSettings,
+    store: NotificationStore,
+    spool: Spool,
+    clock: Clock = _utc_now,
+    keys: WatchedKeys | None = None,
 ) -> web.Application:
+    """The receiver; with ``keys``, ``/alerts`` asks for one of them (``touchpoints.webauth``)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    protect(app, keys, "touchpoints alert receiver")
     app[_SETTINGS] = settings
     app[_STORE] = store
     app[_SPOOL] = spool

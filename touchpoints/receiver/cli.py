@@ -8,8 +8,6 @@ import click
 
 log = logging.getLogger(__name__)
 
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-
 
 @click.command("alert-receiver")
 @click.option("--host", help="Interface to listen on (default 127.0.0.1).")
@@ -29,6 +27,10 @@ def alert_receiver(host: str | None, port: int | None) -> None:
     ClickHouse alert_notifications. ClickHouse down: forwarded as "impact
     unknown", recorded from a spool on disk once it is back.
     Settings: TOUCHPOINTS_RECEIVER_* (docs/configuration.md, docs/alerts.md).
+
+    \b
+    Beyond 127.0.0.1 it needs a key: `touchpoints keys create <name> --for
+    receiver`, then Alertmanager sends it (http_config.authorization, docs/security.md).
     """
     from aiohttp import web
 
@@ -38,17 +40,17 @@ def alert_receiver(host: str | None, port: int | None) -> None:
     from touchpoints.receiver.settings import ReceiverSettings
     from touchpoints.receiver.spool import Spool
     from touchpoints.receiver.store import NotificationStore
+    from touchpoints.webauth import guard
 
     settings = load(ReceiverSettings, host=host, port=port)
+    keys = guard("receiver", settings.host, settings.keys_path(), settings.allow_unauthenticated)
     clickhouse = load(ClickHouseSettings)
     store = NotificationStore(clickhouse, settings.impact_timeout_seconds)
     spool = Spool(settings.spool_for(clickhouse.database))
-    app = build_app(settings, store, spool)
+    app = build_app(settings, store, spool, keys=keys)
     facts = {"host": settings.host, "port": settings.port, "database": clickhouse.database,
              "spool": str(spool.directory), "forward_url": settings.forward_url or "",
-             "smtp_host": settings.smtp_host or ""}  # fmt: skip
+             "smtp_host": settings.smtp_host or "",
+             "keys": str(keys.path) if keys else ""}  # fmt: skip
     log.info("alert receiver listening", extra=facts)
-    if settings.host not in LOOPBACK:
-        log.warning("listening beyond this machine without authentication: its messages "
-                    "name customers", extra={"host": settings.host})  # fmt: skip
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)

@@ -14,10 +14,11 @@ from touchpoints.paths import stack_dir
 class ReceiverSettings(BaseSettings):
     """Where the receiver listens, where it forwards, and how it keeps what it got.
 
-    Binds to 127.0.0.1: its messages name customers, so it needs authentication
-    before it listens anywhere else. Forwarding: ``forward_url`` (HTTP POST of
-    JSON) and/or SMTP (``smtp_host`` and ``smtp_to``); with neither, the
-    notification is only recorded.
+    Binds to 127.0.0.1: its messages name customers, so beyond loopback it needs
+    a keys file (``touchpoints/webauth.py``; Alertmanager then sends a key), or
+    ``allow_unauthenticated`` set on purpose behind an authenticating proxy.
+    Forwarding: ``forward_url`` (HTTP POST of JSON) and/or SMTP (``smtp_host``
+    and ``smtp_to``); with neither, the notification is only recorded.
     """
 
     model_config = SettingsConfigDict(
@@ -26,6 +27,10 @@ class ReceiverSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8090, ge=1, le=65535)
+    keys_file: Path | None = Field(
+        default=None, description="default <stack dir>/receiver/keys.json"
+    )
+    allow_unauthenticated: bool = False
     ops_url: str = Field(
         default="http://127.0.0.1:8089",
         description="base URL of the ops page; a customer links to <ops_url>/journey/<key>",
@@ -45,6 +50,9 @@ class ReceiverSettings(BaseSettings):
     )
     replay_interval_seconds: float = Field(default=15.0, gt=0)
     impact_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    def keys_path(self) -> Path:
+        return self.keys_file or stack_dir() / "receiver" / "keys.json"
 
     def spool_for(self, database: str) -> Path:
         """The spool folder: one per database, so no row is replayed into another one."""

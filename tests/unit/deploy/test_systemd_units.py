@@ -54,6 +54,10 @@ def _root(tmp_path: Path, with_executable: bool) -> Path:
     units.mkdir(parents=True)
     for unit in UNITS:
         shutil.copy(unit, units / unit.name)
+    # The system's own programs the units call (ExecReload's kill).
+    (root / "bin").mkdir()
+    (root / "bin/kill").write_text("#!/bin/sh\nexit 0\n")
+    (root / "bin/kill").chmod(0o755)
     if with_executable:
         program = root / EXECUTABLE.relative_to("/")
         program.parent.mkdir(parents=True)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from schemas.deadletter import Origin, Reason, Stage
 from stream_processors.ingest import Accepted, IngestPolicy, Rejected, ingest, validate
-from tests.builders import NOW, bad_inputs, event_bytes, event_dict
+from tests.builders import NOW, bad_inputs, event_bytes, event_dict, json_values
 
 ORIGIN = Origin(topic="tp.raw", partition=2, offset=41, timestamp=NOW, key="cust-000001")
 POLICY = IngestPolicy(max_event_bytes=4096, max_future_skew=timedelta(days=1))
@@ -83,19 +83,6 @@ def test_a_timestamp_just_inside_the_future_limit_is_accepted() -> None:
 def test_any_bytes_end_as_an_event_or_a_dead_letter_never_an_exception(raw: bytes) -> None:
     result = validate(raw, ORIGIN, NOW, POLICY)
     assert isinstance(result, Accepted | Rejected)
-
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
 
 
 @given(st.sampled_from(["web", "shop", "call_center", "survey"]), st.data())

@@ -9,11 +9,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import orjson
-from prometheus_client import CollectorRegistry
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Histogram
 
 from schemas.deadletter import Origin
 from stream_processors.ingest import Accepted, IngestPolicy, Rejected, ingest
-from stream_processors.metrics import IngestMetrics
+from stream_processors.metrics import DELAY_BUCKETS, IngestMetrics, observe_many
 from stream_processors.score_records import score_record
 from stream_processors.scoring_rules import load_rules
 from tests.builders import NOW, event_dict
@@ -35,6 +38,7 @@ def accept(
     assert isinstance(result, Accepted), result
     score = score_record(result.event, RULES, now)
     metrics.accepted(result.event, score, now, result.origin.timestamp)  # as the agent calls it
+    metrics.publish()  # what the agent does at the end of its take
 
 
 def bucket(registry: CollectorRegistry, name: str, le: float, **labels: str) -> float:
@@ -93,5 +97,37 @@ def test_dead_lettered_records_count_towards_the_lag() -> None:
     result = ingest(b"not json", origin(NOW - timedelta(seconds=4)), NOW, IngestPolicy())
     assert isinstance(result, Rejected)
     metrics.rejected(result.dead_letter)
+    metrics.publish()
     assert bucket(registry, LAG, 2.5) == 0
     assert bucket(registry, LAG, 5) == 1
+
+
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e9, allow_nan=False), max_size=60))
+def test_observing_many_at_once_exports_what_observing_each_does(values: list[float]) -> None:
+    one_by_one, at_once = CollectorRegistry(), CollectorRegistry()
+    for registry in (one_by_one, at_once):
+        Histogram("h", "h", buckets=DELAY_BUCKETS, registry=registry)
+    each = one_by_one._names_to_collectors["h"]  # type: ignore[attr-defined]
+    for value in values:
+        each.observe(value)
+    observe_many(at_once._names_to_collectors["h"], values)  # type: ignore[attr-defined]
+    for le in (*DELAY_BUCKETS, float("inf")):
+        assert bucket(at_once, "h", le) == bucket(one_by_one, "h", le)
+    assert count(at_once, "h") == count(one_by_one, "h") == len(values)
+    total = at_once.get_sample_value("h_sum")
+    assert total == pytest.approx(one_by_one.get_sample_value("h_sum"), rel=1e-9, abs=1e-6)
+
+
+def test_a_take_publishes_nothing_until_its_end() -> None:
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    raw = orjson.dumps(event_dict("web"))
+    result = ingest(raw, origin(NOW), NOW, IngestPolicy())
+    assert isinstance(result, Accepted)
+    metrics.accepted(result.event, score_record(result.event, RULES, NOW), NOW, NOW)
+    events = {"source": "web", "touchpoint": "checkout", "location": "site:www"}
+    assert registry.get_sample_value("touchpoints_events_total", events) in (None, 0.0)
+    metrics.publish()
+    metrics.publish()  # a second publish adds nothing: the take's counts were handed on
+    assert registry.get_sample_value("touchpoints_events_total", events) == 1
+    assert count(registry, "touchpoints_score", **events) == 1

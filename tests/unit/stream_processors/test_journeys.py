@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from schemas.events import EVENT_ADAPTER, TouchpointEvent
 from stream_processors.journey_model import build
+from stream_processors.journey_restitch import appended, restitch
 from stream_processors.journey_steps import step_of
 from stream_processors.journeys import (
     Journey,
@@ -21,6 +22,7 @@ from stream_processors.journeys import (
     expire,
     merge,
     place,
+    place_step,
     segment,
 )
 from tests.builders import NOW, event_dict
@@ -382,3 +384,43 @@ def test_absorbing_anonymous_journeys_restitches_them_into_the_customers_in_even
     assert retired == {j.journey_id for j in (*yesterday, *anonymous, *customer)}
     assert all(r.superseded_by in {j["journey_id"] for j in journeys} for r in update.retired)
     assert absorb(update.journeys, [], POLICY, NOW, key=KEY).changed is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(timelines(), st.data())
+def test_extending_the_latest_journey_is_what_restitching_gives(
+    events: list[TouchpointEvent], data: st.DataObject
+) -> None:
+    """``place_step``'s shortcut for a next step equals the full re-stitch, in any order.
+
+    Arrivals up to two hours late (past the allowed lateness, so flagged steps
+    too), and now and then the close timer's watermark, as the agent runs it.
+    """
+    now = clock_after(events)
+    state: tuple[Journey, ...] = ()
+    for event in arrivals(data, events, lateness=120):
+        step = step_of(event)
+        if data.draw(st.booleans()) and state:  # the timer ran before this event
+            state = expire(state, POLICY, data.draw(st.sampled_from([now, event.occurred_at])), now=now).journeys  # fmt: skip
+        update = place_step(state, step, POLICY, now, key=KEY)
+        if appended(state, step, KEY, POLICY, now) is not None:
+            full = restitch(state, [step], KEY, POLICY, now)
+            assert (update.journeys, update.upserts, update.retired, update.opened) == (
+                full.journeys,
+                full.upserts,
+                full.retired,
+                full.opened,
+            )
+        state = update.journeys
+
+
+def test_a_customers_next_touchpoints_take_the_shortcut_and_a_goal_or_gap_does_not() -> None:
+    state: tuple[Journey, ...] = ()
+    taken = []
+    for minute, kind in [(0, "browse"), (5, "browse"), (9, "queue"), (12, "sale"), (14, "browse"), (90, "browse")]:  # fmt: skip
+        step = step_of(touch(kind, minute))
+        taken.append(appended(state, step, KEY, POLICY, NOW) is not None)
+        state = place_step(state, step, POLICY, NOW, key=KEY).journeys
+    # the first opens the key; after a sale (a goal) and after a 76-minute gap the full path runs
+    assert taken == [True, True, True, True, False, False]
+    assert [len(j.steps) for j in state] == [4, 1, 1]

@@ -100,6 +100,7 @@ def test_ingest_metrics_count_experience_sla_and_reported_feelings() -> None:
     survey = event("survey", csat=1, nps=0)
     for each in (bad, survey):
         metrics.accepted(each, score_record(each, RULES, NOW), NOW, NOW)
+    metrics.publish()
     where = {"source": "web", "touchpoint": "checkout", "location": "site:www"}
     assert sample(registry, "touchpoints_experiences_total", **where, experience="bad") == 1
     assert sample(registry, "touchpoints_errors_total", **where) == 1

@@ -33,6 +33,7 @@ def local_run() -> Iterator[None]:
     else:
         os.environ[LOCAL_RUN_VARIABLE] = before
 
+
 SINGLE_NODE_ENV = Path(__file__).resolve().parent.parent / "deploy" / "local" / "single-node.env"
 
 

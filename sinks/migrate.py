@@ -233,11 +233,11 @@ class MigrationRunner:
                 self._run(statement)
             # INSERT ... SELECT, not VALUES: over the native protocol an INSERT with
             # inline VALUES waits for a data block. The inlined values are safe:
-            # an int, a name matching [a-z0-9_]+, a hex checksum and our dialect name.
+            # an int, a name matching [a-z0-9_]+, a hex checksum and our variant's name.
             self._execute(
                 "INSERT INTO schema_migrations (version, name, checksum, dialect, applied_at) "
                 f"SELECT {migration.version}, '{migration.name}', '{migration.checksum}', "
-                f"'{self.dialect.name}', now()"
+                f"'{self.variant}', now()"
             )
             log.info(
                 "migration applied",
@@ -245,6 +245,11 @@ class MigrationRunner:
             )
             done.append(migration)
         return done
+
+    @property
+    def variant(self) -> str:
+        """What the ledger records: the dialect, and ``+cluster`` for the cluster variant."""
+        return self.dialect.name + ("+cluster" if self.cluster else "")
 
     def _run(self, statement: str) -> None:
         """One statement: as it is on one server; on a cluster, for the replicas, and then

@@ -279,6 +279,7 @@ def test_the_runner_makes_the_distributed_table_from_the_replicated_columns() ->
     assert order[0].startswith("CREATE TABLE IF NOT EXISTS events_local ON CLUSTER touchpoints")
     assert order[1] == "DESCRIBE TABLE events_local"
     assert order[2] == "DROP TABLE IF EXISTS events ON CLUSTER touchpoints"
+    assert "'modern+cluster', now()" in seen[-1]  # the ledger says which variant ran
     made = next(sql for sql in seen if sql.startswith("CREATE TABLE events ON CLUSTER"))
     assert "event_id UUID,\n    source String" in made
     assert made.endswith("ENGINE = Distributed(touchpoints, tp, events_local)")

@@ -16,6 +16,10 @@ COMPAT_BASE ?= HEAD
 # only there (every component refuses it otherwise; docs/security-feeds.md).
 export TOUCHPOINTS_LOCAL_RUN ?= true
 
+# The local stack is one broker: its topics get one copy (the settings default to three).
+include deploy/local/single-node.env
+export TOUCHPOINTS_KAFKA_TOPIC_REPLICATION_FACTOR TOUCHPOINTS_KAFKA_TOPIC_MIN_INSYNC_REPLICAS
+
 .PHONY: demo test setup lock check rules pytest stack-up stack-down browser clean
 
 demo: setup
@@ -74,4 +78,5 @@ pytest: setup
 	if [ $$rc -eq 5 ]; then echo "pytest ran no test: failing"; exit 1; fi; exit $$rc
 
 clean: stack-down
-	rm -rf $(VENV) .stack .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	@test -x $(TP) && $(TP) stack down --cluster || true
+	rm -rf $(VENV) .stack .stack-cluster .pytest_cache .mypy_cache .ruff_cache .hypothesis

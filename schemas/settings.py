@@ -77,6 +77,22 @@ class KafkaSettings(BaseSettings):
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
     client_id: str = "touchpoints"
+    # Copies of every topic the project creates, and how many must have a write before
+    # an acks=all producer (every producer here) gets its acknowledgement. The defaults
+    # suit a production cluster of three brokers: one may die, or restart, without
+    # losing an acknowledged record or stopping writes. A single broker (the local
+    # stack) sets both to 1 (deploy/local/single-node.env).
+    topic_replication_factor: int = Field(default=3, ge=1, le=32)
+    topic_min_insync_replicas: int = Field(default=2, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _insync_fits_replicas(self) -> KafkaSettings:
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise ValueError(
+                "TOUCHPOINTS_KAFKA_TOPIC_MIN_INSYNC_REPLICAS must not exceed "
+                "TOUCHPOINTS_KAFKA_TOPIC_REPLICATION_FACTOR: no write could ever succeed"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sasl_complete(self) -> KafkaSettings:
@@ -128,3 +144,7 @@ class ClickHouseSettings(BaseSettings):
     secure: bool = False
     connect_timeout_seconds: float = 5.0
     send_receive_timeout_seconds: float = 60.0
+    # A ClickHouse cluster (a name in the servers' remote_servers): migrations create
+    # Replicated tables and Distributed tables for reads, with ON CLUSTER DDL
+    # (sinks/migrate.py). None: one server, plain tables.
+    cluster: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")

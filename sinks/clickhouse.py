@@ -49,7 +49,14 @@ def connect(
         secure=settings.secure,
         connect_timeout=settings.connect_timeout_seconds,
         send_receive_timeout=settings.send_receive_timeout_seconds,
-        settings={"insert_block_size": 1_048_576, "strings_as_bytes": strings_as_bytes},
+        settings={
+            "insert_block_size": 1_048_576,
+            "strings_as_bytes": strings_as_bytes,
+            # On a cluster the writer inserts through Distributed tables: synchronously, so
+            # an insert that returned is on a replica (and its retry deduplicated there),
+            # never only in a local queue that a crash would lose. No effect on one server.
+            "insert_distributed_sync": 1,
+        },
     )
 
 
@@ -71,10 +78,14 @@ def server_dialect(client: Client) -> tuple[str, Dialect]:
 
 
 def ensure_database(settings: ClickHouseSettings) -> None:
-    """Create the configured database if it does not exist (connects to 'default')."""
+    """Create the configured database if it does not exist (connects to 'default').
+
+    On a cluster (``settings.cluster``), on every server of it.
+    """
+    on_cluster = f" ON CLUSTER {settings.cluster}" if settings.cluster else ""
     client = connect(settings, database="default")
     try:
-        client.execute(f"CREATE DATABASE IF NOT EXISTS {settings.database}")
+        client.execute(f"CREATE DATABASE IF NOT EXISTS {settings.database}{on_cluster}")
     finally:
         client.disconnect()
 

@@ -3,6 +3,11 @@
 The files are written for current ClickHouse. An older server gets the same
 migration through a :class:`Dialect` that rewrites the few types it lacks;
 the runner picks the dialect from the server's version.
+
+A ClickHouse cluster gets the same files through a :class:`ClusterLayout`: each
+table becomes ``<name>_local``, a Replicated engine on every replica (ON CLUSTER
+DDL), and ``<name>``, a Distributed table over them, so readers and the writer
+keep using the plain names.
 """
 
 from __future__ import annotations
@@ -104,6 +109,74 @@ def statements(sql: str) -> list[str]:
     return [part.strip() for part in cleaned if part.strip()]
 
 
+_CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (?P<table>\w+)\s*\(")
+_ALTER_TABLE = re.compile(r"^ALTER TABLE (?P<table>\w+)\s")
+_ENGINE = re.compile(r"ENGINE = (?P<kind>\w*)MergeTree\((?P<args>[^)]*)\)")
+_MODIFY_ORDER_BY = re.compile(r"\bMODIFY\s+ORDER\s+BY\b")
+LOCAL_SUFFIX = "_local"
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """Where a migration's tables go on a ClickHouse cluster (``TOUCHPOINTS_CLICKHOUSE_CLUSTER``).
+
+    ``CREATE TABLE t (...) ENGINE = <X>MergeTree(args)`` becomes ``t_local ON CLUSTER``
+    with ``Replicated<X>MergeTree('/clickhouse/tables/{shard}/<database>/t', '{replica}',
+    args)`` (the servers' macros name the shard and the replica); ``ALTER TABLE t``
+    alters ``t_local``. After either, ``t`` is made again as a Distributed table with
+    ``t_local``'s columns. The Distributed table holds no data (the writer inserts
+    through it synchronously, ``insert_distributed_sync``), so dropping and making it
+    again loses nothing; queries of ``t`` fail for that moment.
+
+    ``legacy``: the server predates 20.1. ClickHouse 18.16 refuses ``MODIFY ORDER BY``
+    in ON CLUSTER DDL ("Unsupported type of ALTER query") but accepts it on a
+    replicated table, and the table's replication carries it to every replica of the
+    shard: such an ALTER runs without ON CLUSTER there (right for one shard; with
+    several, run it once per shard).
+    """
+
+    name: str
+    database: str
+    legacy: bool = False
+
+    def local(self, statement: str) -> tuple[str, str]:
+        """One migration statement for the replicas: ``(table, sql)``.
+
+        Raises :class:`MigrationError` for a statement the layout cannot place
+        (anything but CREATE TABLE IF NOT EXISTS and ALTER TABLE).
+        """
+        if created := _CREATE_TABLE.match(statement):
+            table = created["table"]
+            engine = _ENGINE.search(statement)
+            if engine is None:
+                raise MigrationError(f"{table}: the cluster variant needs a *MergeTree engine")
+            path = f"'/clickhouse/tables/{{shard}}/{self.database}/{table}', '{{replica}}'"
+            args = f"{path}, {engine['args']}" if engine["args"].strip() else path
+            replicated = f"ENGINE = Replicated{engine['kind']}MergeTree({args})"
+            sql = statement[: engine.start()] + replicated + statement[engine.end() :]
+            head = f"CREATE TABLE IF NOT EXISTS {table}{LOCAL_SUFFIX} ON CLUSTER {self.name} ("
+            return table, head + sql[created.end() :]
+        if altered := _ALTER_TABLE.match(statement):
+            table = altered["table"]
+            keeps_off = self.legacy and _MODIFY_ORDER_BY.search(statement)
+            on_cluster = "" if keeps_off else f" ON CLUSTER {self.name}"
+            head = f"ALTER TABLE {table}{LOCAL_SUFFIX}{on_cluster} "
+            return table, head + statement[altered.end() :].lstrip()
+        raise MigrationError(
+            f"the cluster variant places CREATE TABLE IF NOT EXISTS and ALTER TABLE only: "
+            f"{statement[:60]!r}"
+        )
+
+    def distributed(self, table: str, columns: Sequence[tuple[str, str]]) -> list[str]:
+        """Statements that (re)make ``table`` as a Distributed table with ``columns``."""
+        listed = ",\n    ".join(f"{name} {kind}" for name, kind in columns)
+        return [
+            f"DROP TABLE IF EXISTS {table} ON CLUSTER {self.name}",
+            f"CREATE TABLE {table} ON CLUSTER {self.name}\n(\n    {listed}\n)\n"
+            f"ENGINE = Distributed({self.name}, {self.database}, {table}{LOCAL_SUFFIX})",
+        ]
+
+
 _LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS schema_migrations
 (
@@ -125,13 +198,19 @@ class MigrationRunner:
     changed since is an error, not silently re-run.
     """
 
-    def __init__(self, execute: Execute, dialect: Dialect) -> None:
+    def __init__(
+        self, execute: Execute, dialect: Dialect, cluster: ClusterLayout | None = None
+    ) -> None:
         self._execute = execute
         self.dialect = dialect
+        self.cluster = cluster
 
     def applied(self) -> dict[int, str]:
         """Version to checksum of every recorded migration."""
-        self._execute(_LEDGER_DDL)
+        if self.cluster is None:
+            self._execute(_LEDGER_DDL)
+        elif not self._execute("EXISTS TABLE schema_migrations")[0][0]:
+            self._run(_LEDGER_DDL.strip())
         rows = self._execute("SELECT version, checksum FROM schema_migrations ORDER BY version")
         return {int(row[0]): str(row[1]) for row in rows}
 
@@ -151,14 +230,14 @@ class MigrationRunner:
         done = []
         for migration in self.pending(migrations):
             for statement in statements(self.dialect.render(migration.sql)):
-                self._execute(statement)
+                self._run(statement)
             # INSERT ... SELECT, not VALUES: over the native protocol an INSERT with
             # inline VALUES waits for a data block. The inlined values are safe:
-            # an int, a name matching [a-z0-9_]+, a hex checksum and our dialect name.
+            # an int, a name matching [a-z0-9_]+, a hex checksum and our variant's name.
             self._execute(
                 "INSERT INTO schema_migrations (version, name, checksum, dialect, applied_at) "
                 f"SELECT {migration.version}, '{migration.name}', '{migration.checksum}', "
-                f"'{self.dialect.name}', now()"
+                f"'{self.variant}', now()"
             )
             log.info(
                 "migration applied",
@@ -166,3 +245,21 @@ class MigrationRunner:
             )
             done.append(migration)
         return done
+
+    @property
+    def variant(self) -> str:
+        """What the ledger records: the dialect, and ``+cluster`` for the cluster variant."""
+        return self.dialect.name + ("+cluster" if self.cluster else "")
+
+    def _run(self, statement: str) -> None:
+        """One statement: as it is on one server; on a cluster, for the replicas, and then
+        the Distributed table made again with the replicated table's columns."""
+        if self.cluster is None:
+            self._execute(statement)
+            return
+        table, sql = self.cluster.local(statement)
+        self._execute(sql)
+        described = self._execute(f"DESCRIBE TABLE {table}{LOCAL_SUFFIX}")
+        columns = [(str(row[0]), str(row[1])) for row in described]
+        for step in self.cluster.distributed(table, columns):
+            self._execute(step)

@@ -54,10 +54,18 @@ def cli() -> None:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument(
     "action",
-    type=click.Choice(["install", "install-browser", "up", "down", "status", "logs", "reset"]),
+    type=click.Choice(
+        ["install", "install-browser", "up", "down", "status", "logs", "reset", "env"]
+    ),
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def stack(action: str, args: tuple[str, ...]) -> None:
+@click.option(
+    "--cluster",
+    is_flag=True,
+    help="The cluster variant instead (deploy/local/cluster.sh): three Kafka brokers, "
+    "ZooKeeper and two ClickHouse replicas, in .stack-cluster on ports 29xxx.",
+)
+def stack(action: str, args: tuple[str, ...], cluster: bool) -> None:
     """Local services without Docker: Kafka (KRaft), ClickHouse, Prometheus, Alertmanager.
 
     \b
@@ -68,12 +76,28 @@ def stack(action: str, args: tuple[str, ...]) -> None:
     status   one line per service; exit 3 if any is down
     logs     tail the logs: `touchpoints stack logs [kafka|clickhouse|prometheus|alertmanager]`
     reset    down, then delete all local state
-    """
-    if action in ("down", "reset"):
-        from touchpoints.pipeline import stop_pipeline
+    env      (--cluster) the TOUCHPOINTS_* variables that point the pipeline at the cluster
 
-        stop_pipeline()
-    result = subprocess.run(["bash", str(paths.STACK_SCRIPT), action, *args], check=False)
+    \b
+    With --cluster: three Kafka brokers (topics with 3 copies, min.insync.replicas 2),
+    ZooKeeper and two ClickHouse replicas (replicated and Distributed tables), beside the
+    single-node stack. Then: eval "$(touchpoints stack env --cluster)" (docs/deploy.md).
+    """
+    if cluster:
+        if action == "install-browser":
+            raise click.UsageError(
+                "install-browser has no cluster variant: run it without --cluster"
+            )
+        script = paths.CLUSTER_SCRIPT
+    else:
+        if action == "env":
+            raise click.UsageError("env is for the cluster: touchpoints stack env --cluster")
+        script = paths.STACK_SCRIPT
+        if action in ("down", "reset"):
+            from touchpoints.pipeline import stop_pipeline
+
+            stop_pipeline()
+    result = subprocess.run(["bash", str(script), action, *args], check=False)
     sys.exit(result.returncode)
 
 
@@ -112,14 +136,19 @@ def topics() -> None:
 @topics.command("create")
 @click.option("--partitions", default=4, show_default=True, help="Partitions per topic.")
 def topics_create(partitions: int) -> None:
-    """Create the pipeline's topics if missing (raw, events, deadletter)."""
-    from touchpoints.admin import create_topics
+    """Create the pipeline's topics if missing (raw, events, deadletter).
+
+    Each gets TOUCHPOINTS_KAFKA_TOPIC_REPLICATION_FACTOR copies (3) and
+    min.insync.replicas TOUCHPOINTS_KAFKA_TOPIC_MIN_INSYNC_REPLICAS (2); a single broker
+    needs both at 1 (deploy/local/single-node.env).
+    """
+    from touchpoints.admin import TooFewBrokersError, create_topics
     from touchpoints.kafka_connect import KafkaUnreachable
 
     kafka = load(KafkaSettings)
     try:
         created = create_topics(kafka, partitions)
-    except KafkaUnreachable as error:
+    except (KafkaUnreachable, TooFewBrokersError) as error:
         raise click.ClickException(str(error)) from error
     for name in kafka.topics.all():
         click.echo(f"{name}: {'created' if name in created else 'exists'}")

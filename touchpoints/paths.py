@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_SCRIPT = REPO_ROOT / "deploy" / "local" / "stack.sh"
+CLUSTER_SCRIPT = REPO_ROOT / "deploy" / "local" / "cluster.sh"
 
 
 class StackUrls(BaseSettings):

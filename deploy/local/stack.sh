@@ -948,4 +948,5 @@ main() {
   esac
 }
 
-main "$@"
+# Sourced (deploy/local/cluster.sh reuses the helpers above): define, do not run.
+[[ ${BASH_SOURCE[0]} != "$0" ]] || main "$@"

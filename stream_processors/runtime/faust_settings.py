@@ -30,7 +30,9 @@ def app_settings(kafka: KafkaSettings, worker: WorkerSettings) -> dict[str, Any]
         "web_enabled": False,
         "processing_guarantee": "at_least_once",
         "consumer_auto_offset_reset": "earliest",
-        "topic_replication_factor": 1,
+        # Faust's own topics (changelogs, repartitions) get as many copies as the
+        # project's; their min.insync.replicas is the brokers' default.
+        "topic_replication_factor": kafka.topic_replication_factor,
         "producer_acks": -1,
         "producer_compression_type": (
             None if worker.producer_compression == "none" else worker.producer_compression

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from schemas.settings import ClickHouseSettings
 from sinks.clickhouse import connect
-from tests.faults.harness import Load, Names
-from tests.faults.stack import FaultStack
+from tests.faults.harness import Load, Names, stop_merges
+from tests.faults.stack import ClusterStack, FaultStack
 from touchpoints.admin import create_topics, migrate
 
 
@@ -74,15 +75,74 @@ def names(fault_stack: FaultStack) -> Iterator[Names]:
     )
     create_topics(result.kafka, 4)
     migrate(result.clickhouse)
+    stop_merges([result.clickhouse])
     yield result
+    drop_database(result.clickhouse)
+
+
+def drop_database(clickhouse: ClickHouseSettings) -> None:
+    """Drop a scenario's database (on every replica of a cluster); a failure is printed."""
+    on_cluster = f" ON CLUSTER {clickhouse.cluster}" if clickhouse.cluster else ""
     try:
-        client = connect(result.clickhouse, database="default")
+        client = connect(clickhouse, database="default")
         try:
-            client.execute(f"DROP DATABASE IF EXISTS {result.clickhouse.database}")
+            client.execute(f"DROP DATABASE IF EXISTS {clickhouse.database}{on_cluster}")
         finally:
             client.disconnect()
     except Exception as error:  # a scenario may leave ClickHouse down on failure
-        print(f"could not drop {result.clickhouse.database}: {error}")
+        print(f"could not drop {clickhouse.database}: {error}")
+
+
+@pytest.fixture(scope="session")
+def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterStack]:
+    """The cluster variant (three brokers, two ClickHouse replicas), up for the session.
+
+    ``TOUCHPOINTS_FAULTS_CLUSTER_DIR`` chooses its state dir (default: in pytest's
+    temporary dir); ``TOUCHPOINTS_FAULTS_KEEP_STACK=1`` leaves it running.
+    """
+    configured = os.environ.get("TOUCHPOINTS_FAULTS_CLUSTER_DIR")
+    state_dir = Path(configured) if configured else tmp_path_factory.getbasetemp() / "cluster"
+    stack = ClusterStack(state_dir=state_dir)
+    started = time.monotonic()
+    print(stack.script("up"))
+    print(f"cluster stack up in {time.monotonic() - started:.1f}s ({state_dir})")
+    yield stack
+    if os.environ.get("TOUCHPOINTS_FAULTS_KEEP_STACK") == "1":
+        return
+    print(stack.script("down"))
+    if not configured:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster_names(cluster_stack: ClusterStack) -> Iterator[Names]:
+    """This test's topics (3 copies, min.insync.replicas 2) and replicated database."""
+    run_id = uuid.uuid4().hex[:10]
+    result = Names(
+        run_id,
+        cluster_stack.kafka(f"c{run_id}."),
+        cluster_stack.clickhouse(f"c_{run_id}"),
+    )
+    create_topics(result.kafka, 4)
+    migrate(result.clickhouse)
+    stop_merges([cluster_stack.clickhouse(result.clickhouse.database, replica=r)
+                 for r in cluster_stack.replicas])  # fmt: skip
+    yield result
+    drop_database(result.clickhouse)
+
+
+@pytest.fixture
+def make_cluster_load(cluster_names: Names) -> Iterator[Callable[..., Load]]:
+    """Loads on the cluster test's raw topic; stopped when the test ends."""
+    loads: list[Load] = []
+
+    def make(**options: int) -> Load:
+        loads.append(Load(cluster_names.kafka, **options))  # type: ignore[arg-type]
+        return loads[-1]
+
+    yield make
+    for load in loads:
+        load.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from producers.producer import DeliveryError, EventProducer
 from producers.settings import ProducerSettings
+from producers.simulator.badinput import BAD_KINDS, EXPECTED_REASON, BadKind, make_bad
 from schemas.events import EVENT_ADAPTER, SOURCES
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
@@ -34,7 +36,7 @@ from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
 from tests.builders import event_dict
 from touchpoints.rebuild_check import rebuilt_journeys, stored_journeys
 
-BAD_PREFIX = b"not json "
+BAD_KEY_PREFIX = "bad-"
 RULES = load_rules(BUNDLED_RULES)
 
 
@@ -56,11 +58,18 @@ class Names:
 
     def env(self) -> dict[str, str]:
         guarantee = os.environ.get("TOUCHPOINTS_FAULTS_PROCESSING_GUARANTEE")
+        cluster = self.clickhouse.cluster
         return {
             # Faust's own variable overrides the app's at_least_once (experiments only).
             **({"PROCESSING_GUARANTEE": guarantee} if guarantee else {}),
             "TOUCHPOINTS_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "TOUCHPOINTS_KAFKA_TOPIC_PREFIX": self.kafka.topic_prefix,
+            # One broker or three: the worker's own topics get as many copies as ours.
+            "TOUCHPOINTS_KAFKA_TOPIC_REPLICATION_FACTOR": str(self.kafka.topic_replication_factor),
+            "TOUCHPOINTS_KAFKA_TOPIC_MIN_INSYNC_REPLICAS": str(
+                self.kafka.topic_min_insync_replicas
+            ),
+            **({"TOUCHPOINTS_CLICKHOUSE_CLUSTER": cluster} if cluster else {}),
             "TOUCHPOINTS_CLICKHOUSE_PORT": str(self.clickhouse.port),
             "TOUCHPOINTS_CLICKHOUSE_DATABASE": self.clickhouse.database,
             "TOUCHPOINTS_WORKER_APP_ID": self.app_id,
@@ -198,7 +207,10 @@ class Load:
     every record of the tick was acknowledged (acks=all, idempotent producer).
     A failed flush leaves the tick's records "unconfirmed": they may or may
     not have been written, and each may be stored at most once. Every
-    ``bad_every``-th record is not JSON (a unique token inside), every
+    ``bad_every``-th record is bad input, each kind the simulator knows in turn
+    (``producers.simulator.badinput``: not JSON, not an object, unknown source,
+    invalid id, no identifier, future time, too large, a field of the wrong type),
+    keyed ``bad-<token>`` so its dead letter is found by its key; every
     ``old_every``-th valid event is 40 days old (too old for the default policy).
     """
 
@@ -212,7 +224,7 @@ class Load:
     bad_every: int = 40
     old_every: int = 0
     acked: set[str] = field(default_factory=set)
-    acked_bad: set[str] = field(default_factory=set)
+    acked_bad: dict[str, BadKind] = field(default_factory=dict)
     acked_old: set[str] = field(default_factory=set)
     unconfirmed: set[str] = field(default_factory=set)
     delivery_errors: list[str] = field(default_factory=list)
@@ -266,7 +278,7 @@ class Load:
         while not self._stop.is_set():
             tick = time.monotonic()
             valid: list[str] = []
-            bad: list[str] = []
+            bad: dict[str, BadKind] = {}
             old: list[str] = []
             now = datetime.now(UTC)
             try:
@@ -274,8 +286,10 @@ class Load:
                     counter += 1
                     if self.bad_every and counter % self.bad_every == 0:
                         token = str(uuid.uuid4())
-                        bad.append(token)
-                        producer.send_raw(BAD_PREFIX + token.encode(), key=b"bad")
+                        kind = BAD_KINDS[counter // self.bad_every % len(BAD_KINDS)]
+                        bad[token] = kind
+                        value = bad_record(kind, counter, now)
+                        producer.send_raw(value, key=f"{BAD_KEY_PREFIX}{token}".encode())
                         continue
                     occurred = now
                     if self.old_every and counter % self.old_every == 1:
@@ -305,24 +319,47 @@ class Load:
         return counter
 
 
+def bad_record(kind: BadKind, counter: int, now: datetime) -> bytes:
+    """A record broken the ``kind`` way, from a valid event of its own."""
+    event = EVENT_ADAPTER.validate_python(
+        event_dict(SOURCES[counter % len(SOURCES)], occurred_at=now.isoformat())
+    )
+    value, _key = make_bad(kind, event, random.Random(counter))
+    return value
+
+
 @dataclass
 class Tally:
-    """What ClickHouse holds for one scenario's acknowledged inputs (FINAL = as queries see it)."""
+    """What ClickHouse holds for one scenario's acknowledged inputs (FINAL = as queries see it).
+
+    ``doubled``: inputs stored more than once as queries see them (FINAL), which must be
+    0. ``doubled_before_final``: inputs with more than one row before FINAL, and
+    ``raw_duplicates`` the extra rows: what the at-least-once path wrote twice and the
+    tables' design absorbed. The fault tests stop merges on their tables
+    (:func:`stop_merges`), so these are observed, not hidden by a background merge.
+    """
 
     produced: int
     found_once: int
     missing: int
     doubled: int
+    doubled_before_final: int
+    in_events: int  # distinct events in ``events`` as queries see them
     raw_rows: int
     raw_duplicates: int
     unconfirmed: int
     unconfirmed_found: int
     unexpected: int
+    bad_kinds: list[str]  # the kinds of bad input acknowledged
+    wrong_reason: int  # bad inputs dead-lettered with a reason other than their kind's
     missing_sample: list[str]
 
     @property
     def exact(self) -> bool:
-        return self.missing == 0 and self.doubled == 0 and self.unexpected == 0
+        return (
+            self.missing == 0 and self.doubled == 0 and self.unexpected == 0
+            and self.wrong_reason == 0
+        )  # fmt: skip
 
 
 def query(settings: ClickHouseSettings, sql: str) -> list[tuple[Any, ...]]:
@@ -343,13 +380,16 @@ def tally(clickhouse: ClickHouseSettings, load: Load, *, old_stored_as: str = "d
     in_events = dict(
         query(clickhouse, "SELECT toString(event_id), count() FROM events FINAL GROUP BY event_id")
     )
-    bad_found = dict(
-        query(
-            clickhouse,
-            "SELECT substring(raw, 10, 36) AS token, count() FROM dead_letters FINAL "
-            "WHERE reason = 'not_json' AND startsWith(raw, 'not json ') GROUP BY token",
-        )
-    )
+    # Bad input, found by its record's key: token -> reasons it was dead-lettered with.
+    bad_reasons: dict[str, list[str]] = {}
+    for token, reason, n in query(
+        clickhouse,
+        f"SELECT substring(origin_key, {len(BAD_KEY_PREFIX) + 1}) AS token, reason, count() "
+        f"FROM dead_letters FINAL WHERE startsWith(origin_key, '{BAD_KEY_PREFIX}') "
+        "GROUP BY token, reason",
+    ):
+        bad_reasons.setdefault(str(token), []).extend([str(reason)] * int(n))
+    bad_found = {token: len(reasons) for token, reasons in bad_reasons.items()}
     dead_events = dict(
         query(
             clickhouse,
@@ -360,6 +400,28 @@ def tally(clickhouse: ClickHouseSettings, load: Load, *, old_stored_as: str = "d
     raw_events, unique_events = query(
         clickhouse, "SELECT count(), uniqExact(event_id) FROM events"
     )[0]
+    # Before FINAL: rows per id as written, the copies a merge has not collapsed.
+    events_written = dict(
+        query(
+            clickhouse,
+            "SELECT toString(event_id), count() FROM events GROUP BY event_id HAVING count() > 1",
+        )
+    )
+    bad_written = dict(
+        query(
+            clickhouse,
+            f"SELECT substring(origin_key, {len(BAD_KEY_PREFIX) + 1}) AS token, count() "
+            f"FROM dead_letters WHERE startsWith(origin_key, '{BAD_KEY_PREFIX}') "
+            "GROUP BY token HAVING count() > 1",
+        )
+    )
+    dead_written = dict(
+        query(
+            clickhouse,
+            "SELECT event_id, count() FROM dead_letters WHERE event_id != '' "
+            "GROUP BY event_id HAVING count() > 1",
+        )
+    )
     raw_dead = query(clickhouse, "SELECT count() FROM dead_letters")[0][0]
     final_dead = query(clickhouse, "SELECT count() FROM dead_letters FINAL")[0][0]
 
@@ -374,24 +436,56 @@ def tally(clickhouse: ClickHouseSettings, load: Load, *, old_stored_as: str = "d
     for token in load.acked_bad:
         counts[token] = bad_found.get(token, 0)
     missing = sorted(key for key, n in counts.items() if n == 0)
-    known = load.acked | load.acked_bad | load.unconfirmed
+    known = load.acked | set(load.acked_bad) | load.unconfirmed
+    wrong_reason = sorted(
+        f"{kind}: {reasons}"
+        for token, kind in load.acked_bad.items()
+        if (reasons := bad_reasons.get(token)) and set(reasons) != {EXPECTED_REASON[kind].value}
+    )
     unexpected = [k for k in [*in_events, *bad_found] if k not in known]
     unconfirmed_counts = [
         in_events.get(k, 0) + bad_found.get(k, 0) + dead_events.get(k, 0) for k in load.unconfirmed
     ]
+    written_twice = set(events_written) | set(bad_written) | set(dead_written)
     return Tally(
         produced=len(counts),
         found_once=sum(1 for n in counts.values() if n == 1),
         missing=len(missing),
         doubled=sum(1 for n in counts.values() if n > 1)
         + sum(1 for n in unconfirmed_counts if n > 1),
+        doubled_before_final=len(written_twice & (known | load.acked_old)),
+        in_events=len(in_events),
         raw_rows=int(raw_events) + int(raw_dead),
         raw_duplicates=int(raw_events) - int(unique_events) + int(raw_dead) - int(final_dead),
         unconfirmed=len(load.unconfirmed),
         unconfirmed_found=sum(1 for n in unconfirmed_counts if n > 0),
         unexpected=len(unexpected),
-        missing_sample=missing[:5],
+        bad_kinds=sorted({kind for kind in load.acked_bad.values()}),
+        wrong_reason=len(wrong_reason),
+        missing_sample=[*missing[:5], *wrong_reason[:5]],
     )
+
+
+def stop_merges(servers: list[ClickHouseSettings]) -> int:
+    """Stop background merges of every table of the database on each server; tables stopped.
+
+    Duplicates an at-least-once path wrote then stay visible before FINAL until the
+    database is dropped, so :func:`tally` counts them instead of whatever a merge left.
+    """
+    stopped = 0
+    for server in servers:
+        client = connect(server)
+        try:
+            tables = client.execute(
+                "SELECT name FROM system.tables WHERE database = currentDatabase() "
+                "AND engine LIKE '%MergeTree'"
+            )
+            for (table,) in tables:
+                client.execute(f"SYSTEM STOP MERGES {server.database}.{table}")
+                stopped += 1
+        finally:
+            client.disconnect()
+    return stopped
 
 
 def settle(

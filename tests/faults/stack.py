@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import urllib.request
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.settings import ClickHouseSettings, KafkaSettings
-from touchpoints.paths import STACK_SCRIPT
+from touchpoints.paths import CLUSTER_SCRIPT, STACK_SCRIPT
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,20 @@ class FaultStack:
             )
         return f"{output.rstrip()}\n(stack.sh {' '.join(args)}: {time.monotonic() - started:.1f}s)"
 
+    @contextmanager
+    def frozen(self, service: str) -> Iterator[None]:
+        """SIGSTOP ``service`` (the process stays, answers nothing) and SIGCONT it after.
+
+        A frozen broker accepts no commit: what a client inserted elsewhere meanwhile
+        is written and not yet committed.
+        """
+        pid = int((self.state_dir / "run" / f"{service}.pid").read_text())
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
     @property
     def tls_dir(self) -> Path:
         return self.state_dir / "kafka" / "tls"
@@ -117,3 +132,60 @@ class FaultStack:
 
     def clickhouse(self, database: str) -> ClickHouseSettings:
         return ClickHouseSettings(port=self.clickhouse_port, database=database)
+
+
+@dataclass(frozen=True)
+class ClusterStack:
+    """The cluster variant (``deploy/local/cluster.sh``) that cluster fault tests bring up.
+
+    Three brokers (topics with 3 copies, a write needs 2), ZooKeeper and two ClickHouse
+    replicas; ports from ``port_base`` (39xxx: neither the shared stack's nor the
+    single-node fault stack's, nor a developer's cluster on the default 29xxx).
+    """
+
+    state_dir: Path
+    port_base: int = 39000
+    name: str = "touchpoints"
+    brokers: tuple[int, ...] = (1, 2, 3)
+    replicas: tuple[int, ...] = (1, 2)
+
+    def script(self, *args: str, timeout: float = 300) -> str:
+        """Run ``cluster.sh ARGS`` against this instance; its output, or AssertionError."""
+        started = time.monotonic()
+        env = {
+            **os.environ,
+            "TOUCHPOINTS_CLUSTER_DIR": str(self.state_dir),
+            "TOUCHPOINTS_CLUSTER_PORT_BASE": str(self.port_base),
+            "TOUCHPOINTS_CLUSTER_NAME": self.name,
+        }
+        result = subprocess.run(["bash", str(CLUSTER_SCRIPT), *args], env=env,
+                                capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+        output = result.stdout + result.stderr
+        if result.returncode != 0:
+            raise AssertionError(
+                f"cluster.sh {' '.join(args)} failed ({result.returncode}):\n{output}"
+            )
+        return (
+            f"{output.rstrip()}\n(cluster.sh {' '.join(args)}: {time.monotonic() - started:.1f}s)"
+        )
+
+    def broker_port(self, broker: int) -> int:
+        return self.port_base + 90 + broker
+
+    def replica_port(self, replica: int) -> int:
+        return self.port_base + replica
+
+    def kafka(self, topic_prefix: str) -> KafkaSettings:
+        """Every broker to bootstrap from, and the production replication settings."""
+        servers = ",".join(f"127.0.0.1:{self.broker_port(b)}" for b in self.brokers)
+        return KafkaSettings(
+            bootstrap_servers=servers,
+            topic_prefix=topic_prefix,
+            topic_replication_factor=len(self.brokers),
+            topic_min_insync_replicas=len(self.brokers) - 1,
+        )
+
+    def clickhouse(self, database: str, replica: int = 1) -> ClickHouseSettings:
+        return ClickHouseSettings(
+            port=self.replica_port(replica), database=database, cluster=self.name
+        )

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from producers.settings import ProducerSettings
+from producers.simulator.badinput import BAD_KINDS
 from stream_processors.journey_rebuild import RebuildDiff
 from tests.faults.harness import (
     Component,
@@ -33,6 +34,7 @@ from tests.faults.harness import (
     journeys_rebuilt,
     keep_alive_until,
     members_with_partitions,
+    query,
     record,
     reset_group_offsets,
     seconds_until_written,
@@ -58,6 +60,7 @@ START_TIMEOUT = 120  # a Faust worker's start and first rebalance on a busy 2-co
 # A killed worker's replacement processes again within this (issue 13): the 2 s before
 # the restart, the process start, the group join and the changelog recovery included.
 RECOVERY_GOAL_S = 15
+WRITER_KILLS = 3
 
 
 @contextmanager
@@ -90,9 +93,25 @@ def flowing(names: Names, above: int = 0) -> None:
 
 
 def check(result: Tally, journeys: RebuildDiff, *components: Component) -> None:
-    if not result.exact or not journeys.equal:
+    """Nothing lost, nothing doubled as queries see it, journeys equal to the rebuild.
+
+    Each verdict needs its premise: two empty sides are "equal" and prove nothing, so
+    there must be journeys, and the rebuild must place every stored event.
+    """
+    premise = journeys.rebuilt_journeys > 0 and journeys.events == result.in_events
+    if not result.exact or not journeys.equal or not premise:
         for component in components:
             print(f"---- {component.name} log tail\n{component.log_tail()}")
+    assert result.produced > 0 and result.in_events > 0, f"nothing was stored: {result}"
+    assert journeys.rebuilt_journeys > 0 and journeys.stored_journeys > 0, (
+        "no journeys on one side: the comparison with the rebuild would prove nothing\n"
+        + "\n".join(journeys.lines())
+    )
+    assert journeys.events == result.in_events, (
+        f"the rebuild placed {journeys.events} events, {result.in_events} are stored"
+    )
+    assert result.bad_kinds == sorted(BAD_KINDS), f"the load lacked a kind of bad input: {result}"
+    assert result.wrong_reason == 0, f"bad input dead-lettered for another reason: {result}"
     assert result.missing == 0, f"missing: {result}"
     assert result.doubled == 0, f"doubled: {result}"
     assert result.unexpected == 0, f"unexpected ids: {result}"
@@ -134,26 +153,57 @@ def test_worker_kill9_mid_stream(
     assert recovery_s < RECOVERY_GOAL_S, f"first event {recovery_s:.1f}s after the kill"
 
 
-def test_writer_kill9_mid_batch(
-    make_load: Callable[..., Load], names: Names, tmp_path: Path, results_file: Path
+def rows_written(names: Names) -> int:
+    """Rows in ``events`` before FINAL (merges are stopped: every insert adds)."""
+    return int(query(names.clickhouse, "SELECT count() FROM events")[0][0])
+
+
+def test_writer_kill9_between_insert_and_commit(
+    make_load: Callable[..., Load],
+    names: Names,
+    tmp_path: Path,
+    results_file: Path,
+    fault_stack: FaultStack,
 ) -> None:
-    # A 3 s batch window: every kill lands with rows read but not yet written or committed.
+    """Each kill lands after an insert and before its commit, and that is observed.
+
+    Kafka is frozen (SIGSTOP) first, so no commit can complete; the writer's next
+    flush inserts what it has read (the row count grows), then blocks on its commit:
+    SIGKILL it then. Its replacement reads the batch again and inserts it again, so
+    the batch's rows are there twice before FINAL and once as queries see them.
+    """
+    # 3 s batches: a kill always finds rows read but not yet committed.
     slow_batches = {"TOUCHPOINTS_WRITER_MAX_BATCH_SECONDS": "3"}
     load = make_load()
+    attempts, landed, inserted_before_kill = 0, 0, []
     with pipeline(names, tmp_path, writer_env=slow_batches) as (worker, writer):
         load.start()
         flowing(names, 300)
-        for delay in (1.0, 2.2, 3.1):
-            time.sleep(delay)
-            writer.kill()
+        while landed < WRITER_KILLS and attempts < 3 * WRITER_KILLS:
+            attempts += 1
+            time.sleep(2.0)
+            with fault_stack.frozen("kafka"):
+                before = rows_written(names)
+                try:  # the writer's flush comes within its 3 s window, if it read anything
+                    wait_until(lambda: rows_written(names) > before, 6, "an insert")  # noqa: B023
+                except AssertionError:
+                    continue  # nothing read in this window: no kill, try again
+                inserted_before_kill.append(rows_written(names) - before)
+                writer.kill()
+            landed += 1
             writer.restart()
         load.wait_produced(load.produced + 600)
         load.stop()
         result = settle(names.clickhouse, load)
         journeys = journeys_rebuilt(names)
-    record(results_file, journeys, "writer kill -9", "ClickHouse writer SIGKILLed 3 times mid-batch, restarted at once",
-           result, COMMAND + "writer_kill9")  # fmt: skip
+    record(results_file, journeys, "writer kill -9", f"ClickHouse writer SIGKILLed {landed} times "
+           "between an insert and its commit (Kafka frozen), restarted at once", result,
+           COMMAND + "writer_kill9", kill_attempts=attempts, kills_between_insert_and_commit=landed,
+           rows_inserted_before_each_kill=inserted_before_kill)  # fmt: skip
+    assert landed == WRITER_KILLS, f"only {landed} of {attempts} kills landed after an insert"
     check(result, journeys, worker, writer)
+    # The batches inserted before each kill were inserted again by the replacement.
+    assert result.doubled_before_final > 0, f"no row written twice before FINAL: {result}"
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from sinks.migrate import (
     LEGACY,
     MODERN,
+    ClusterLayout,
     MigrationError,
     MigrationRunner,
     dialect_for,
@@ -204,3 +205,81 @@ def _check_0005(execute: ChdbExecute) -> None:
         " WHERE database = currentDatabase() AND name = 'dead_letters'"
     )
     assert key[0].endswith("stage, origin_in_batch, origin_index")
+
+
+# ── the cluster variant (sinks.migrate.ClusterLayout) ──────────────────────────────
+
+CLUSTER = ClusterLayout("touchpoints", "tp")
+
+
+def cluster_plan(layout: ClusterLayout) -> list[tuple[str, str]]:
+    """Every migration statement placed for the replicas: (table, sql), in order."""
+    return [
+        layout.local(statement)
+        for migration in load_migrations()
+        for statement in statements(
+            LEGACY.render(migration.sql) if layout.legacy else migration.sql
+        )
+    ]
+
+
+def test_the_cluster_variant_replicates_every_table_on_cluster() -> None:
+    plan = cluster_plan(CLUSTER)
+    creates = [(table, sql) for table, sql in plan if sql.startswith("CREATE")]
+    assert {table for table, _ in creates} >= {"events", "dead_letters", "journeys"}
+    for table, sql in creates:
+        assert sql.startswith(f"CREATE TABLE IF NOT EXISTS {table}_local ON CLUSTER touchpoints (")
+        assert f"MergeTree('/clickhouse/tables/{{shard}}/tp/{table}', '{{replica}}'" in sql
+        assert "ENGINE = Replicated" in sql
+    journeys = dict(creates)["journeys"]
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tp/journeys', " in journeys
+    assert journeys.count("'{replica}', version)") == 1  # the version column stays the last arg
+
+
+def test_legacy_servers_run_a_sorting_key_change_without_on_cluster() -> None:
+    """18.16 refuses MODIFY ORDER BY in ON CLUSTER DDL; the table's replication carries it."""
+    (modern,) = [sql for _, sql in cluster_plan(CLUSTER) if sql.startswith("ALTER")]
+    legacy_layout = ClusterLayout("touchpoints", "tp", legacy=True)
+    (legacy,) = [sql for _, sql in cluster_plan(legacy_layout) if sql.startswith("ALTER")]
+    assert modern.startswith("ALTER TABLE dead_letters_local ON CLUSTER touchpoints ")
+    assert legacy.startswith("ALTER TABLE dead_letters_local ADD COLUMN")
+    assert "MODIFY ORDER BY" in legacy
+
+
+def test_the_cluster_variant_refuses_a_statement_it_cannot_place() -> None:
+    with pytest.raises(MigrationError, match="places CREATE TABLE IF NOT EXISTS and ALTER"):
+        CLUSTER.local("DROP TABLE events")
+    with pytest.raises(MigrationError, match="MergeTree engine"):
+        CLUSTER.local("CREATE TABLE IF NOT EXISTS v (x UInt8) ENGINE = Memory")
+
+
+def test_the_cluster_ddl_parses_on_current_clickhouse(chdb_execute: ChdbExecute) -> None:
+    """Syntax on today's ClickHouse (chdb has no cluster to run it on): EXPLAIN AST of each."""
+    plan = cluster_plan(CLUSTER)
+    distributed = CLUSTER.distributed("events", [("event_id", "UUID"), ("source", "String")])
+    for sql in [sql for _, sql in plan] + distributed:
+        assert chdb_execute(f"EXPLAIN AST {sql}"), sql
+
+
+def test_the_runner_makes_the_distributed_table_from_the_replicated_columns() -> None:
+    """On a cluster: the local table first, then its Distributed table with its columns."""
+    seen: list[str] = []
+
+    def execute(sql: str) -> list[list[Any]]:
+        seen.append(sql)
+        if sql.startswith("DESCRIBE TABLE events_local"):
+            return [["event_id", "UUID", "", ""], ["source", "String", "", ""]]
+        if sql.startswith("EXISTS TABLE"):
+            return [[1]]
+        return []
+
+    first = load_migrations()[0]
+    MigrationRunner(execute, MODERN, CLUSTER).apply([first])
+    order = [sql.split("\n")[0] for sql in seen if "events" in sql]
+    assert order[0].startswith("CREATE TABLE IF NOT EXISTS events_local ON CLUSTER touchpoints")
+    assert order[1] == "DESCRIBE TABLE events_local"
+    assert order[2] == "DROP TABLE IF EXISTS events ON CLUSTER touchpoints"
+    assert "'modern+cluster', now()" in seen[-1]  # the ledger says which variant ran
+    made = next(sql for sql in seen if sql.startswith("CREATE TABLE events ON CLUSTER"))
+    assert "event_id UUID,\n    source String" in made
+    assert made.endswith("ENGINE = Distributed(touchpoints, tp, events_local)")

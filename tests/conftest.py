@@ -11,11 +11,11 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from schemas.settings import LOCAL_RUN_VARIABLE, ClickHouseSettings, KafkaSettings
+from touchpoints.paths import single_node_env
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,16 +32,6 @@ def local_run() -> Iterator[None]:
         del os.environ[LOCAL_RUN_VARIABLE]
     else:
         os.environ[LOCAL_RUN_VARIABLE] = before
-
-
-SINGLE_NODE_ENV = Path(__file__).resolve().parent.parent / "deploy" / "local" / "single-node.env"
-
-
-def single_node_env() -> dict[str, str]:
-    """The overrides of a one-broker stack (topics with one copy), as the Makefile reads them."""
-    lines = SINGLE_NODE_ENV.read_text().splitlines()
-    pairs = (line.split("=", 1) for line in lines if line and not line.startswith("#"))
-    return {key.strip(): value.strip() for key, value in pairs}
 
 
 # The shared stack and the single-node fault stack have one broker; `make` exports these

@@ -10,6 +10,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_SCRIPT = REPO_ROOT / "deploy" / "local" / "stack.sh"
 CLUSTER_SCRIPT = REPO_ROOT / "deploy" / "local" / "cluster.sh"
+SINGLE_NODE_ENV = REPO_ROOT / "deploy" / "local" / "single-node.env"
+
+
+def single_node_env() -> dict[str, str]:
+    """The overrides of a one-broker stack (topics with one copy), as the Makefile reads them."""
+    lines = SINGLE_NODE_ENV.read_text().splitlines()
+    pairs = (line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
 
 
 class StackUrls(BaseSettings):

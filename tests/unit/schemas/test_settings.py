@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from stream_processors.runtime.faust_settings import app_settings
 from stream_processors.settings import WorkerSettings
-from tests.conftest import single_node_env
+from touchpoints.paths import single_node_env
 
 
 def test_defaults_suit_a_three_broker_cluster(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -394,19 +394,8 @@ cluster_start_one() {
 }
 
 cluster_kill() {
-  local service=$1 pid i
-  check_cluster_service "$service"
-  if ! pid=$(service_pid "$service"); then
-    say "$(printf '%-13s not running' "$service")"
-    return 0
-  fi
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  rm -f -- "$(pid_file "$service")" "$RUN_DIR/$service.ports"
-  say "$(printf '%-13s killed (SIGKILL, pid %s)' "$service" "$pid")"
+  check_cluster_service "${1:-}"
+  kill_service "$1"
 }
 
 cluster_down() {

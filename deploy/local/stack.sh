@@ -809,8 +809,13 @@ cmd_stop() {
 
 # kill SERVICE: SIGKILL, no shutdown at all (what the OOM killer or a crash does).
 cmd_kill() {
-  local service=${1:-} pid i
-  check_service_name "$service"
+  check_service_name "${1:-}"
+  kill_service "$1"
+}
+
+# kill_service SERVICE: the SIGKILL itself, for a service of this stack or of the cluster.
+kill_service() {
+  local service=$1 pid i
   if ! pid=$(service_pid "$service"); then
     say "$(printf '%-13s not running' "$service")"
     return 0

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -30,12 +31,29 @@ from touchpoints.admin import create_topics, migrate
 
 @pytest.fixture(scope="session")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
-    configured = os.environ.get("TOUCHPOINTS_FAULTS_STACK_DIR")
-    state_dir = Path(configured) if configured else tmp_path_factory.getbasetemp() / "faults-stack"
-    stack = FaultStack(state_dir=state_dir)
+    state_dir, configured = _state_dir(
+        tmp_path_factory, "TOUCHPOINTS_FAULTS_STACK_DIR", "faults-stack"
+    )
+    yield from _up_for_the_session(FaultStack(state_dir=state_dir), state_dir, configured)
+
+
+Stack = TypeVar("Stack", FaultStack, ClusterStack)
+
+
+def _state_dir(factory: pytest.TempPathFactory, variable: str, name: str) -> tuple[Path, bool]:
+    """The state dir ``variable`` names, else ``name`` in pytest's temporary dir; and which."""
+    configured = os.environ.get(variable)
+    return (Path(configured), True) if configured else (factory.getbasetemp() / name, False)
+
+
+def _up_for_the_session(stack: Stack, state_dir: Path, configured: bool) -> Iterator[Stack]:
+    """Start ``stack``, hand it over, then stop it and remove a temporary state dir.
+
+    ``TOUCHPOINTS_FAULTS_KEEP_STACK=1`` leaves it running (for debugging).
+    """
     started = time.monotonic()
     print(stack.script("up"))
-    print(f"fault stack up in {time.monotonic() - started:.1f}s ({state_dir})")
+    print(f"{type(stack).__name__} up in {time.monotonic() - started:.1f}s ({state_dir})")
     yield stack
     if os.environ.get("TOUCHPOINTS_FAULTS_KEEP_STACK") == "1":
         return
@@ -100,18 +118,10 @@ def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterS
     ``TOUCHPOINTS_FAULTS_CLUSTER_DIR`` chooses its state dir (default: in pytest's
     temporary dir); ``TOUCHPOINTS_FAULTS_KEEP_STACK=1`` leaves it running.
     """
-    configured = os.environ.get("TOUCHPOINTS_FAULTS_CLUSTER_DIR")
-    state_dir = Path(configured) if configured else tmp_path_factory.getbasetemp() / "cluster"
-    stack = ClusterStack(state_dir=state_dir)
-    started = time.monotonic()
-    print(stack.script("up"))
-    print(f"cluster stack up in {time.monotonic() - started:.1f}s ({state_dir})")
-    yield stack
-    if os.environ.get("TOUCHPOINTS_FAULTS_KEEP_STACK") == "1":
-        return
-    print(stack.script("down"))
-    if not configured:
-        shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir, configured = _state_dir(
+        tmp_path_factory, "TOUCHPOINTS_FAULTS_CLUSTER_DIR", "cluster"
+    )
+    yield from _up_for_the_session(ClusterStack(state_dir=state_dir), state_dir, configured)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ array of the values named below; a bare JSON object is a batch of one.
     tp.raw        (producers: one record per partition per flush, each event in the
       │            partition of its primary identifier; foreign records: one object)
       │  ingest, one pass per event: decode + validate each item
-      │  (stream_processors.ingest.ingest_record), score, build the journey step
+      │  (stream_processors.ingest.validation.ingest_record), score, build the journey step
       ├──► tp.events      (normalised events; in the raw record's partition)
       ├──► tp.identity    (ONE partition; the stitching input: StitchInput items, the
       │                    step already scored, in the order ingest saw them)
@@ -14,20 +14,20 @@ array of the values named below; a bare JSON object is a batch of one.
       │                    health stage's key; a survey: the touchpoint it is about)
       ├──► tp.deadletter  (DeadLetter per bad item: origin = record + the item's index)
       └──► tp.quarantine  (what a source that tripped the dead-letter policy sent
-                           (stream_processors.deadletter_policy); replayed by hand)
+                           (stream_processors.ingest.deadletter_policy); replayed by hand)
     tp.identity
-      │  identity: stitch (stream_processors.stitching), table identity-graph
+      │  identity: stitch (stream_processors.identity.stitching), table identity-graph
       ├──► tp.journey-commands  (batch records, each in the partition of its commands'
       │                          keys: place by canonical key, move_out by from_key)
       ├──► tp.identity-links    (IdentityLink)
       └──► tp.merges            (MergeRecord)
     tp.journey-commands
-      │  journeys: place | move_out | move_in (stream_processors.journey_commands),
+      │  journeys: place | move_out | move_in (stream_processors.journeys.commands),
       │  table journeys (keyed by canonical key: recent journeys or a redirect)
       ├──► tp.journeys          (JourneySnapshot)
       └──► tp.journey-commands  (move_in to the merge target; forwards past a redirect)
     tp.scores
-      │  health: event-time windows against a baseline (stream_processors.health),
+      │  health: event-time windows against a baseline (stream_processors.health.detector),
       │  table touchpoint-health (keyed like tp.scores)
       └──► tp.degradations      (Degradation, in the partition of touchpoint|location)
 
@@ -64,12 +64,16 @@ from schemas.scores import InteractionScore
 from schemas.settings import KafkaSettings
 from schemas.timeutil import utc_now
 from schemas.topics import Topics
-from stream_processors.deadletter_policy import DeadLetterPolicy
-from stream_processors.health import HealthState, decode_state, encode_state
-from stream_processors.identity import IdentityPolicy
-from stream_processors.identity_graph import Entry, IdentityGraph, decode_entry, encode_entry
-from stream_processors.journey_clock import CloseClock
-from stream_processors.journey_commands import (
+from stream_processors.health.detector import HealthState, decode_state, encode_state
+from stream_processors.health.stage import Health
+from stream_processors.health.truth import RecentScores
+from stream_processors.identity.decide import IdentityPolicy
+from stream_processors.identity.graph import Entry, IdentityGraph, decode_entry, encode_entry
+from stream_processors.identity.stage import stitch_take
+from stream_processors.ingest.deadletter_policy import DeadLetterPolicy
+from stream_processors.ingest.stage import Ingest, RawRecord
+from stream_processors.journeys.clock import CloseClock
+from stream_processors.journeys.commands import (
     Command,
     EncodedPlace,
     KeyState,
@@ -79,20 +83,19 @@ from stream_processors.journey_commands import (
     open_since,
     partition_of,
 )
-from stream_processors.journey_evict import Eviction, EvictionIndex, due_at, evict
-from stream_processors.journey_metrics import JourneyMetrics
-from stream_processors.journey_model import JourneyPolicy
-from stream_processors.journey_settings import JourneySettings
+from stream_processors.journeys.evict import Eviction, EvictionIndex, due_at, evict
+from stream_processors.journeys.metrics import JourneyMetrics
+from stream_processors.journeys.model import JourneyPolicy
+from stream_processors.journeys.settings import JourneySettings
+from stream_processors.journeys.stage import journeys_take
 from stream_processors.labels import LabelGuard
 from stream_processors.metrics import HealthMetrics, IngestMetrics
 from stream_processors.runtime.faust_settings import app_settings
 from stream_processors.runtime.out import FailOnSendError, Out, Send, fail_fast
 from stream_processors.runtime.store import StateDisk, StoreLimits, disk_store, state_root
 from stream_processors.runtime.transport import Transport as RewindingTransport
-from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
+from stream_processors.scoring.rules import BUNDLED_RULES, load_rules
 from stream_processors.settings import WorkerSettings
-from stream_processors.stages import Health, Ingest, RawRecord, journeys_take, stitch_take
-from stream_processors.truth import RecentScores
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -272,7 +275,7 @@ def build_app(
     # scores (key: touchpoint|location, set by ingest: no re-keying hop)
     #     ──► health ──► degradations (key: touchpoint|location)
     # State: table "touchpoint-health", one HealthState (JSON) per key, changelog-backed.
-    # Windows close on the event time of arriving scores (stream_processors.health).
+    # Windows close on the event time of arriving scores (stream_processors.health.detector).
     health_table = app.Table(
         "touchpoint-health",
         partitions=worker.health_table_partitions,

@@ -9,9 +9,9 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from stream_processors.deadletter_policy import DeadLetterPolicySettings
-from stream_processors.health import DetectorPolicy
-from stream_processors.ingest import IngestPolicy
+from stream_processors.health.detector import DetectorPolicy
+from stream_processors.ingest.deadletter_policy import DeadLetterPolicySettings
+from stream_processors.ingest.validation import IngestPolicy
 
 
 class WorkerSettings(DeadLetterPolicySettings):
@@ -46,7 +46,7 @@ class WorkerSettings(DeadLetterPolicySettings):
     batch_seconds: float = Field(default=0.01, gt=0, le=1)
     # Scoring: None uses the rules bundled with the package (rules/scoring-v1.toml).
     scoring_rules_path: Path | None = None
-    # Health stage (stream_processors/health.py): event-time windows vs baseline.
+    # Health stage (stream_processors/health/detector.py): event-time windows vs baseline.
     health_window_seconds: float = Field(default=60, gt=0)
     health_allowed_lateness_seconds: float = Field(default=10, ge=0)
     health_min_events: int = Field(default=20, ge=1)

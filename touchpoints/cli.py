@@ -189,7 +189,7 @@ def worker(metrics_port: int | None) -> None:
     Several workers with the same app id share the partitions; stitching runs
     on whichever one holds the single identity partition.
     """
-    from stream_processors.journey_settings import JourneySettings
+    from stream_processors.journeys.settings import JourneySettings
     from touchpoints.worker_process import run_worker
 
     load(PiiKeySettings)  # refuses the public development key outside local runs

@@ -91,7 +91,7 @@ def check(truth_path: Path) -> None:
     """
     from schemas.settings import ClickHouseSettings
     from sinks.clickhouse import connect
-    from stream_processors.journey_settings import JourneySettings
+    from stream_processors.journeys.settings import JourneySettings
     from touchpoints.cli import load
     from touchpoints.stitch_check import check as run_check
     from touchpoints.stitch_check import summary_counts
@@ -120,8 +120,8 @@ def rebuild() -> None:
     """
     from schemas.settings import ClickHouseSettings, KafkaSettings
     from sinks.clickhouse import connect
-    from stream_processors.journey_settings import JourneySettings
-    from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
+    from stream_processors.journeys.settings import JourneySettings
+    from stream_processors.scoring.rules import BUNDLED_RULES, load_rules
     from stream_processors.settings import WorkerSettings
     from touchpoints.cli import load
     from touchpoints.rebuild_check import rebuild_check

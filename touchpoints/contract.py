@@ -1,6 +1,6 @@
 """The contract kit: judge sample records exactly as the ingest worker would.
 
-``pipeline_validator`` wraps :func:`stream_processors.ingest.validate` (the
+``pipeline_validator`` wraps :func:`stream_processors.ingest.validation.validate` (the
 worker's own stage) into a :class:`~producers.collector.contract.Verdict`;
 ``read_samples`` reads a JSONL file or a JSON array file into one raw record
 per sample, keeping its line number so a report can point at it.
@@ -24,7 +24,7 @@ from producers.feeds.mapping import RowError
 from producers.pii import PiiHasher
 from schemas.deadletter import Origin, Reason
 from schemas.events import encode_event
-from stream_processors.ingest import Accepted, IngestPolicy, validate
+from stream_processors.ingest.validation import Accepted, IngestPolicy, validate
 
 Clock = Callable[[], datetime]
 # A detail is "path: message; path: message"; a path is dotted field names and indices.

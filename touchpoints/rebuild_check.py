@@ -2,7 +2,7 @@
 
 Reads ``tp.identity`` (one partition of batch records: the order the identity
 agent saw) from its start to the end it has when the check begins, rebuilds the journeys with
-:func:`stream_processors.journey_rebuild.rebuild` and compares them with the
+:func:`stream_processors.journeys.rebuild.rebuild` and compares them with the
 latest live journeys in ClickHouse. Meaningful once the pipeline has caught up.
 """
 
@@ -15,10 +15,14 @@ from kafka import KafkaConsumer
 from schemas.batches import unpack
 from schemas.settings import KafkaSettings
 from sinks.journey_queries import Execute, latest_journeys
-from stream_processors.journey_rebuild import Membership, RebuildDiff, compare, rebuild
-from stream_processors.journey_settings import JourneySettings
-from stream_processors.scoring_rules import ScoringRules
-from stream_processors.stitching import STITCH_INPUT_ADAPTER, STITCH_INPUTS_ADAPTER, StitchInput
+from stream_processors.identity.stitching import (
+    STITCH_INPUT_ADAPTER,
+    STITCH_INPUTS_ADAPTER,
+    StitchInput,
+)
+from stream_processors.journeys.rebuild import Membership, RebuildDiff, compare, rebuild
+from stream_processors.journeys.settings import JourneySettings
+from stream_processors.scoring.rules import ScoringRules
 from touchpoints.topic_reader import partitions_of, until
 
 

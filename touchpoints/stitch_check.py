@@ -30,9 +30,9 @@ from uuid import UUID
 from producers.simulator.truth import read_truth
 from schemas.journeys import Step
 from sinks.journey_queries import Execute, StoredJourney, latest_journeys
-from stream_processors.identity import IdentityPolicy, parse_node
-from stream_processors.journey_model import JourneyPolicy
-from stream_processors.journeys import segment
+from stream_processors.identity.decide import IdentityPolicy, parse_node
+from stream_processors.journeys.model import JourneyPolicy
+from stream_processors.journeys.placing import segment
 
 _IDENTIFIER_COLUMNS = (
     "customer_id", "loyalty_id", "anonymous_id", "device_id", "session_id", "phone_hash",

@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY, disable_created_metrics, start_http_serv
 
 from schemas.settings import KafkaSettings
 from stream_processors.app import build_app
-from stream_processors.journey_settings import JourneySettings
+from stream_processors.journeys.settings import JourneySettings
 from stream_processors.settings import WorkerSettings
 from touchpoints.logs import LogSettings, dict_config
 

@@ -30,9 +30,9 @@ from producers.simulator.badinput import BAD_KINDS, EXPECTED_REASON, BadKind, ma
 from schemas.events import EVENT_ADAPTER, SOURCES
 from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
-from stream_processors.journey_rebuild import RebuildDiff, compare
-from stream_processors.journey_settings import JourneySettings
-from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
+from stream_processors.journeys.rebuild import RebuildDiff, compare
+from stream_processors.journeys.settings import JourneySettings
+from stream_processors.scoring.rules import BUNDLED_RULES, load_rules
 from tests.builders import event_dict
 from touchpoints.rebuild_check import rebuilt_journeys, stored_journeys
 

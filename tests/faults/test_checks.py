@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from producers.simulator.badinput import BAD_KINDS
-from stream_processors.journey_rebuild import RebuildDiff
+from stream_processors.journeys.rebuild import RebuildDiff
 from tests.faults.harness import Tally
 from tests.faults.test_faults import check
 

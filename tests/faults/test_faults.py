@@ -24,7 +24,7 @@ import pytest
 
 from producers.settings import ProducerSettings
 from producers.simulator.badinput import BAD_KINDS
-from stream_processors.journey_rebuild import RebuildDiff
+from stream_processors.journeys.rebuild import RebuildDiff
 from tests.faults.harness import (
     Component,
     Load,

@@ -19,8 +19,8 @@ from schemas.deadletter import DeadLetter, Origin, Reason, Stage
 from schemas.events import EVENT_ADAPTER, encode_event
 from sinks.clickhouse import connect, executor, server_dialect
 from sinks.migrate import MigrationRunner, load_migrations
-from stream_processors.score_records import score_record
-from stream_processors.scoring_rules import load_rules
+from stream_processors.scoring.records import score_record
+from stream_processors.scoring.rules import load_rules
 from tests.builders import NOW, event_dict, without
 from tests.conftest import Isolated
 from tests.integration.helpers import prepare, query, wait_for

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sinks.clickhouse import connect
-from stream_processors.journey_rebuild import Membership, compare
-from stream_processors.journey_settings import JourneySettings
-from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
+from stream_processors.journeys.rebuild import Membership, compare
+from stream_processors.journeys.settings import JourneySettings
+from stream_processors.scoring.rules import BUNDLED_RULES, load_rules
 from tests.conftest import Isolated
 from tests.integration.helpers import component, prepare, query, wait_for
 from touchpoints.rebuild_check import rebuilt_journeys, stored_journeys

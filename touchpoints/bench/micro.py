@@ -23,10 +23,10 @@ from schemas.events import EVENT_ADAPTER, TouchpointEvent, encode_event
 from schemas.settings import DEVELOPMENT_PII_KEY
 from sinks.rows import Record, event_row, items_of
 from sinks.rows_scores import score_row
-from stream_processors.ingest import Accepted, IngestPolicy, ingest
+from stream_processors.ingest.validation import Accepted, IngestPolicy, ingest
 from stream_processors.metrics import IngestMetrics
-from stream_processors.score_records import score_record
-from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
+from stream_processors.scoring.records import score_record
+from stream_processors.scoring.rules import BUNDLED_RULES, load_rules
 from touchpoints.bench.workload import build
 
 

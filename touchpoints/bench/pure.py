@@ -3,7 +3,7 @@
 ``python -m touchpoints.bench.pure [events] [seed]`` builds simulator events as
 the bench does, packs them into raw batch records as the project's producer
 would (four partitions, by primary identifier), and runs them through the
-functions the agents call (``stream_processors.stages``): ingest, then
+functions the agents call (each stage package's ``stage.py``): ingest, then
 identity on ingest's stitching input, then journeys on identity's commands
 (forwards included), each take as large as the worker's default. It prints
 the CPU microseconds per valid event of each stage (``time.process_time``,
@@ -25,16 +25,18 @@ from prometheus_client import CollectorRegistry
 from schemas.batches import pack, partition_of
 from schemas.deadletter import Origin
 from schemas.settings import DEVELOPMENT_PII_KEY
-from stream_processors.deadletter_policy import DeadLetterPolicy
-from stream_processors.identity_graph import IdentityGraph
-from stream_processors.journey_commands import KeyState, batch_records
-from stream_processors.journey_metrics import JourneyMetrics
-from stream_processors.journey_settings import JourneySettings
+from stream_processors.identity.graph import IdentityGraph
+from stream_processors.identity.stage import stitch_take
+from stream_processors.ingest.deadletter_policy import DeadLetterPolicy
+from stream_processors.ingest.stage import Ingest, RawRecord
+from stream_processors.journeys.commands import KeyState, batch_records
+from stream_processors.journeys.metrics import JourneyMetrics
+from stream_processors.journeys.settings import JourneySettings
+from stream_processors.journeys.stage import journeys_take
 from stream_processors.labels import LabelGuard
 from stream_processors.metrics import IngestMetrics
-from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
+from stream_processors.scoring.rules import BUNDLED_RULES, load_rules
 from stream_processors.settings import WorkerSettings
-from stream_processors.stages import Ingest, RawRecord, journeys_take, stitch_take
 from touchpoints.bench.workload import build
 
 PARTITIONS = 4

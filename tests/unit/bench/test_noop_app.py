@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from schemas.settings import KafkaSettings
 from stream_processors.app import build_app
-from stream_processors.journey_settings import JourneySettings
+from stream_processors.journeys.settings import JourneySettings
 from stream_processors.runtime.faust_settings import app_settings
 from stream_processors.settings import WorkerSettings
 from touchpoints.bench.noop_app import build

@@ -10,7 +10,7 @@ SITE = "/work/main/.venv/lib/python3.11/site-packages"
 PROFILE = [
     f"<module> (run.py:1);poll (/x/{SITE}/aiokafka/consumer/fetcher.py:10);"
     f"validate_json ({SITE}/pydantic/type_adapter.py:5) 60\n",
-    f"<module> (run.py:1);ingest (/work/main/stream_processors/ingest.py:9);"
+    f"<module> (run.py:1);ingest (/work/main/stream_processors/ingest/validation.py:9);"
     f"validate_json ({SITE}/pydantic/type_adapter.py:5) 30\n",
     "<module> (run.py:1);select (/usr/lib/python3.11/selectors.py:468) 10\n",
     "garbage line without a count\n",
@@ -25,7 +25,7 @@ def test_frames_and_owners() -> None:
     assert library_of("aiokafka/producer/sender.py") == "aiokafka"  # py-spy's short paths
     assert library_of("asyncio/selector_events.py") == "stdlib:asyncio"
     assert library_of("<frozen runpy>") == "stdlib:runpy"
-    assert library_of("stream_processors/ingest.py") == "stream_processors"
+    assert library_of("stream_processors/ingest/validation.py") == "stream_processors"
     assert library_of(f"{SITE}/six.py") == "six"
     assert library_of("/work/main/stream_processors/app.py") == "stream_processors"
     assert library_of("/usr/lib/python3.11/asyncio/events.py") == "stdlib:asyncio"
@@ -40,7 +40,7 @@ def test_self_and_inclusive_shares() -> None:
     assert summary.self_time[0].name == "validate_json (pydantic/type_adapter.py)"
     inclusive = {s.name: s.percent for s in summary.inclusive}
     assert "<module> (run.py)" not in inclusive  # on every stack: the main loop says nothing
-    assert inclusive["ingest (stream_processors/ingest.py)"] == 30.0
+    assert inclusive["ingest (stream_processors/ingest/validation.py)"] == 30.0
     assert inclusive["poll (aiokafka/consumer/fetcher.py)"] == 60.0
     assert sum(s.percent for s in summary.by_library) == pytest.approx(100.0)
 

@@ -25,7 +25,7 @@ from producers.collector.ratelimit import Limit, RateLimiter
 from producers.collector.sender import DeliveryFailed
 from producers.collector.settings import CollectorSettings
 from producers.pii import PiiHasher
-from stream_processors.ingest import IngestPolicy
+from stream_processors.ingest.validation import IngestPolicy
 from tests.builders import NOW, event_dict
 from touchpoints.contract import pipeline_validator
 

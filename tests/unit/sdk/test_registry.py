@@ -123,7 +123,7 @@ def test_an_installed_source_joins_the_union_ingest_and_the_schema_export(tmp_pa
         from schemas.deadletter import Origin
         from schemas.events import SOURCES
         from schemas.jsonschema import source_schema, stale_files
-        from stream_processors.ingest import IngestPolicy, validate
+        from stream_processors.ingest.validation import IngestPolicy, validate
         now = datetime.now(UTC)
         doc = {"event_id": "6f1c3f0e-2b1a-4f7e-9a55-0d1b2c3d4e5f", "occurred_at": now.isoformat(),
                "source": "kiosk", "touchpoint": "kiosk_menu", "location": "store-1",

@@ -14,7 +14,7 @@ from producers.simulator import BAD_KINDS, EXPECTED_REASON, Emission, Simulation
 from producers.simulator.badinput import OVERSIZE_BYTES, BadKind, make_bad
 from schemas.deadletter import Origin
 from schemas.events import EVENT_ADAPTER
-from stream_processors.ingest import IngestPolicy, Rejected, validate
+from stream_processors.ingest.validation import IngestPolicy, Rejected, validate
 from tests.unit.simulator.conftest import START
 
 POLICY = IngestPolicy()  # the pipeline's defaults: 256 KiB, one day ahead

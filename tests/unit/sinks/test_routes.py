@@ -21,8 +21,8 @@ from schemas.journeys import IdentityLink, MergeRecord
 from schemas.scores import Degradation, degradation_id
 from schemas.topics import Topics
 from sinks.routes import ITEM_ERRORS, routes
-from stream_processors.score_records import score_record
-from stream_processors.scoring_rules import load_rules
+from stream_processors.scoring.records import score_record
+from stream_processors.scoring.rules import load_rules
 from tests.builders import NOW, event_dict
 from tests.unit.stream_processors.test_journeys import run, touch
 

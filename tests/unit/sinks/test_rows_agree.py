@@ -25,8 +25,8 @@ from schemas.scores import Degradation, ScoreDriver, degradation_id
 from sinks import rows_journeys, rows_scores
 from sinks.payload_facts import payload_facts
 from sinks.rows import Lineage, event_row
-from stream_processors.score_records import score_record
-from stream_processors.scoring_rules import load_rules
+from stream_processors.scoring.records import score_record
+from stream_processors.scoring.rules import load_rules
 from tests.builders import NOW
 from tests.unit.sinks import model_rows
 from tests.unit.stream_processors.schema_documents import documents

@@ -16,8 +16,8 @@ from sinks.migrate import MODERN, MigrationRunner, load_migrations
 from sinks.routes import ITEM_ERRORS
 from sinks.rows import Record, Row, items_of, lineage
 from sinks.rows_scores import DEGRADATIONS, INTERACTION_SCORES, degradation_row, score_row
-from stream_processors.score_records import score_record
-from stream_processors.scoring_rules import load_rules
+from stream_processors.scoring.records import score_record
+from stream_processors.scoring.rules import load_rules
 from tests.builders import NOW, event_dict
 from tests.unit.sinks.test_migrations import ChdbExecute
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from stream_processors.deadletter_policy import (
+from stream_processors.ingest.deadletter_policy import (
     UNKNOWN_SOURCE,
     DeadLetterPolicy,
     DeadLetterPolicySettings,

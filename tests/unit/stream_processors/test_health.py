@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.scores import Degradation, Experience, InteractionScore
-from stream_processors.health import (
+from stream_processors.health.detector import (
     DetectorPolicy,
     HealthState,
     Observation,

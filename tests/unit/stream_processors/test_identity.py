@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from schemas.events import EVENT_ADAPTER, TouchpointEvent
 from schemas.identifiers import IdentifierType
-from stream_processors.identity import (
+from stream_processors.identity.decide import (
     Anchor,
     Component,
     IdentifierRecord,
@@ -26,8 +26,8 @@ from stream_processors.identity import (
     parse_node,
     settled,
 )
-from stream_processors.identity_graph import IdentityGraph, decode_entry, encode_entry
-from stream_processors.journey_settings import JourneySettings
+from stream_processors.identity.graph import IdentityGraph, decode_entry, encode_entry
+from stream_processors.journeys.settings import JourneySettings
 from tests.builders import NOW, event_dict
 
 CUSTOMER = IdentifierType.CUSTOMER_ID

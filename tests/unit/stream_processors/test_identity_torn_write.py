@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import EVENT_ADAPTER, TouchpointEvent
-from stream_processors.identity_graph import Entry, IdentityGraph
-from stream_processors.identity_model import parse_node
+from stream_processors.identity.graph import Entry, IdentityGraph
+from stream_processors.identity.model import parse_node
 from tests.builders import event_dict
 from tests.unit.stream_processors.test_identity import any_events
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.deadletter import Origin, Reason, Stage
-from stream_processors.ingest import Accepted, IngestPolicy, Rejected, ingest, validate
+from stream_processors.ingest.validation import Accepted, IngestPolicy, Rejected, ingest, validate
 from tests.builders import NOW, bad_inputs, event_bytes, event_dict, json_values
 
 ORIGIN = Origin(topic="tp.raw", partition=2, offset=41, timestamp=NOW, key="cust-000001")

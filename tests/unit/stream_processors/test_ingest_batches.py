@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.deadletter import Origin, Reason
-from stream_processors.ingest import Accepted, IngestPolicy, Rejected, ingest, ingest_record
+from stream_processors.ingest.validation import (
+    Accepted,
+    IngestPolicy,
+    Rejected,
+    ingest,
+    ingest_record,
+)
 from tests.builders import NOW, event_bytes, event_dict
 
 ORIGIN = Origin(topic="tp.raw", partition=1, offset=7, timestamp=NOW)

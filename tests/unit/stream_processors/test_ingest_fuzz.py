@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from schemas.deadletter import DeadLetter, Origin, Reason, Stage
-from stream_processors.ingest import Accepted, IngestPolicy, Rejected, ingest
+from stream_processors.ingest.validation import Accepted, IngestPolicy, Rejected, ingest
 from tests.builders import NOW
 from tests.unit.stream_processors.schema_documents import documents
 

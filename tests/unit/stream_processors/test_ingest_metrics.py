@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 
 from schemas.deadletter import Origin
-from stream_processors.ingest import Accepted, IngestPolicy, Rejected, ingest
+from stream_processors.ingest.validation import Accepted, IngestPolicy, Rejected, ingest
 from stream_processors.metrics import DELAY_BUCKETS, IngestMetrics, observe_many
-from stream_processors.score_records import score_record
-from stream_processors.scoring_rules import load_rules
+from stream_processors.scoring.records import score_record
+from stream_processors.scoring.rules import load_rules
 from tests.builders import NOW, event_dict
 
 RULES = load_rules()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_processors.journey_clock import CloseClock, PartitionClock
+from stream_processors.journeys.clock import CloseClock, PartitionClock
 from tests.unit.stream_processors.test_journeys import POLICY, T0
 
 GAP = POLICY.inactivity_gap

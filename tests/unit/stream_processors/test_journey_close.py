@@ -11,9 +11,10 @@ from hypothesis import given, settings
 
 from schemas.events import TouchpointEvent
 from schemas.journeys import Journey, JourneySnapshot
-from stream_processors.identity_graph import IdentityGraph
-from stream_processors.journey_clock import CloseClock
-from stream_processors.journey_commands import (
+from stream_processors.identity.graph import IdentityGraph
+from stream_processors.identity.stitching import stitch
+from stream_processors.journeys.clock import CloseClock
+from stream_processors.journeys.commands import (
     Command,
     KeyState,
     MoveOut,
@@ -22,9 +23,8 @@ from stream_processors.journey_commands import (
     open_since,
     partition_of,
 )
-from stream_processors.journey_rebuild import rebuild
-from stream_processors.journeys import expire, place
-from stream_processors.stitching import stitch
+from stream_processors.journeys.placing import expire, place
+from stream_processors.journeys.rebuild import rebuild
 from tests.unit.stream_processors.test_journey_commands import ANON, CUSTOMER, Bus
 from tests.unit.stream_processors.test_journey_commands import place as place_command
 from tests.unit.stream_processors.test_journey_rebuild import IDENTITY, RULES

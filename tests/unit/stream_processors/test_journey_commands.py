@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from schemas.batches import unpack
 from schemas.journeys import Journey, JourneySnapshot
-from stream_processors.journey_commands import (
+from stream_processors.journeys.commands import (
     COMMAND_ADAPTER,
     COMMANDS_ADAPTER,
     MAX_HOPS,
@@ -27,8 +27,8 @@ from stream_processors.journey_commands import (
     open_since,
     partition_of,
 )
-from stream_processors.journey_steps import step_of
-from stream_processors.journeys import segment
+from stream_processors.journeys.placing import segment
+from stream_processors.journeys.steps import step_of
 from tests.builders import NOW
 from tests.unit.stream_processors.test_journeys import NO_GOALS, POLICY, touch
 
@@ -207,8 +207,8 @@ def test_an_idle_journey_is_closed_by_the_timer_once_past_the_gap_and_not_before
 
 
 def test_published_journeys_carry_a_journey_score_with_its_penalties() -> None:
-    from stream_processors.scoring import score_event
-    from stream_processors.scoring_rules import load_rules
+    from stream_processors.scoring.interaction import score_event
+    from stream_processors.scoring.rules import load_rules
 
     rules = load_rules()
     states: dict[str, KeyState] = {}
@@ -230,7 +230,7 @@ def test_published_journeys_carry_a_journey_score_with_its_penalties() -> None:
 
 
 def test_a_batch_publishes_only_the_newest_version_of_each_journey_and_every_forward() -> None:
-    from stream_processors.journey_commands import Publications
+    from stream_processors.journeys.commands import Publications
 
     published = Publications()
     state: KeyState | None = None

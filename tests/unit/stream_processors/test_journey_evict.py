@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import TouchpointEvent
-from stream_processors.journey_clock import CloseClock
-from stream_processors.journey_commands import (
+from stream_processors.journeys.clock import CloseClock
+from stream_processors.journeys.commands import (
     KeyState,
     MoveOut,
     close_idle,
@@ -18,9 +18,9 @@ from stream_processors.journey_commands import (
     open_since,
     partition_of,
 )
-from stream_processors.journey_evict import AT_ONCE, EvictionIndex, due_at, evict, horizon
-from stream_processors.journey_steps import step_of
-from stream_processors.journeys import expire
+from stream_processors.journeys.evict import AT_ONCE, EvictionIndex, due_at, evict, horizon
+from stream_processors.journeys.placing import expire
+from stream_processors.journeys.steps import step_of
 from tests.unit.stream_processors.test_journey_commands import ANON, CUSTOMER, Bus
 from tests.unit.stream_processors.test_journey_commands import place as place_command
 from tests.unit.stream_processors.test_journeys import KEY, POLICY, T0, run, timelines, touch
@@ -148,7 +148,7 @@ def test_with_the_timer_closing_and_evicting_the_state_holds_only_live_keys(
 
 
 def place_step_command(key: str, step: object) -> object:
-    from stream_processors.journey_commands import PlaceStep
+    from stream_processors.journeys.commands import PlaceStep
 
     return PlaceStep.model_validate({"key": key, "step": step})
 

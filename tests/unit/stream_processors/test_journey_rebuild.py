@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from schemas.events import TouchpointEvent
 from schemas.journeys import JourneySnapshot
-from stream_processors.identity import IdentityPolicy
-from stream_processors.identity_graph import IdentityGraph
-from stream_processors.journey_clock import CloseClock
-from stream_processors.journey_commands import (
+from stream_processors.identity.decide import IdentityPolicy
+from stream_processors.identity.graph import IdentityGraph
+from stream_processors.identity.stitching import stitch
+from stream_processors.journeys.clock import CloseClock
+from stream_processors.journeys.commands import (
     Command,
     KeyState,
     MoveIn,
@@ -28,10 +29,9 @@ from stream_processors.journey_commands import (
     open_since,
     partition_of,
 )
-from stream_processors.journey_evict import evict
-from stream_processors.journey_rebuild import RebuildDiff, compare, rebuild
-from stream_processors.scoring_rules import BUNDLED_RULES, load_rules
-from stream_processors.stitching import stitch
+from stream_processors.journeys.evict import evict
+from stream_processors.journeys.rebuild import RebuildDiff, compare, rebuild
+from stream_processors.scoring.rules import BUNDLED_RULES, load_rules
 from tests.unit.stream_processors.test_journeys import KINDS, NO_GOALS, POLICY, touch
 
 RULES = load_rules(BUNDLED_RULES)

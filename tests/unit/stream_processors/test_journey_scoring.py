@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import EVENT_ADAPTER, TouchpointEvent
-from stream_processors.journey_model import Journey, JourneyPolicy, build
-from stream_processors.journey_scoring import ScoredJourney, score_journey
-from stream_processors.journey_steps import step_of
-from stream_processors.scoring import ScoredInteraction, score_event
-from stream_processors.scoring_rules import load_rules
+from stream_processors.journeys.model import Journey, JourneyPolicy, build
+from stream_processors.journeys.scoring import ScoredJourney, score_journey
+from stream_processors.journeys.steps import step_of
+from stream_processors.scoring.interaction import ScoredInteraction, score_event
+from stream_processors.scoring.rules import load_rules
 from tests.builders import NOW, event_dict
 
 RULES = load_rules()

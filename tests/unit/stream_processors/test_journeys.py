@@ -10,10 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import EVENT_ADAPTER, TouchpointEvent
-from stream_processors.journey_model import build
-from stream_processors.journey_restitch import appended, restitch
-from stream_processors.journey_steps import step_of
-from stream_processors.journeys import (
+from stream_processors.journeys.model import build
+from stream_processors.journeys.placing import (
     Journey,
     JourneyPolicy,
     JourneyUpdate,
@@ -25,6 +23,8 @@ from stream_processors.journeys import (
     place_step,
     segment,
 )
+from stream_processors.journeys.restitch import appended, restitch
+from stream_processors.journeys.steps import step_of
 from tests.builders import NOW, event_dict
 
 POLICY = JourneyPolicy(

@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from schemas.events import EVENT_ADAPTER, TouchpointEvent
 from schemas.scores import InteractionScore
+from stream_processors.health.truth import Pair, RecentScores, routing_key
 from stream_processors.metrics import HealthMetrics, IngestMetrics
-from stream_processors.score_records import score_record
-from stream_processors.scoring_rules import load_rules
-from stream_processors.truth import Pair, RecentScores, routing_key
+from stream_processors.scoring.records import score_record
+from stream_processors.scoring.rules import load_rules
 from tests.builders import NOW, event_dict
 
 RULES = load_rules()

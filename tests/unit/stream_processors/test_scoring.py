@@ -23,8 +23,8 @@ from schemas.sources import (
     WebPayload,
     WebTouchpoint,
 )
-from stream_processors.scoring import ScoredInteraction, score_event
-from stream_processors.scoring_rules import BUNDLED_RULES, RulesError, load_rules, parse_rules
+from stream_processors.scoring.interaction import ScoredInteraction, score_event
+from stream_processors.scoring.rules import BUNDLED_RULES, RulesError, load_rules, parse_rules
 from tests.builders import NOW
 
 RULES = load_rules()

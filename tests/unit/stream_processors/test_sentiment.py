@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from producers.simulator.catalogue import COMMENTS
-from stream_processors.sentiment import LEXICONS, detect_language, normalise, sentiment
+from stream_processors.scoring.sentiment import LEXICONS, detect_language, normalise, sentiment
 
 CATALOGUE = [(language, good, comment) for (language, good), comments in COMMENTS.items() for comment in comments]  # fmt: skip
 

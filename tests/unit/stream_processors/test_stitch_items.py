@@ -14,22 +14,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.deadletter import Origin
-from stream_processors.ingest import Accepted, IngestPolicy, ingest_record
-from stream_processors.journey_commands import (
-    COMMAND_ADAPTER,
-    EncodedPlace,
-    PlaceStep,
-    batch_records,
-)
-from stream_processors.journey_steps import step_of
-from stream_processors.score_records import score_record
-from stream_processors.scoring_rules import load_rules
-from stream_processors.stitching import (
+from stream_processors.identity.stitching import (
     STITCH_INPUT_ADAPTER,
     StitchInput,
     stitch_item,
     stitch_items,
 )
+from stream_processors.ingest.validation import Accepted, IngestPolicy, ingest_record
+from stream_processors.journeys.commands import (
+    COMMAND_ADAPTER,
+    EncodedPlace,
+    PlaceStep,
+    batch_records,
+)
+from stream_processors.journeys.steps import step_of
+from stream_processors.scoring.records import score_record
+from stream_processors.scoring.rules import load_rules
 from touchpoints.bench.workload import build
 
 RULES = load_rules()

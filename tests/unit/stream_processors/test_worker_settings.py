@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from schemas.settings import KafkaSettings
 from stream_processors.app import build_app
-from stream_processors.journey_settings import JourneySettings
+from stream_processors.journeys.settings import JourneySettings
 from stream_processors.settings import WorkerSettings
 
 FAUST_ENV = ("BROKER_SESSION_TIMEOUT", "BROKER_HEARTBEAT_INTERVAL", "BROKER_REBALANCE_TIMEOUT",

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from schemas.deadletter import Origin
-from stream_processors.ingest import IngestPolicy, ingest
+from stream_processors.ingest.validation import IngestPolicy, ingest
 from tests.builders import NOW, bad_inputs, event_bytes, event_dict
 from touchpoints.cli import cli
 from touchpoints.contract import expect_source, pipeline_validator, read_samples

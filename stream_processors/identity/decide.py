@@ -54,14 +54,14 @@ from typing import Protocol
 from uuid import UUID
 
 from schemas.identifiers import Identifiers
-from stream_processors.identity_guard import (
+from stream_processors.identity.guard import (
     IdentityPolicy,
     may_join,
     observe,
     quarantine_of,
     winner,
 )
-from stream_processors.identity_model import (
+from stream_processors.identity.model import (
     CUSTOMER,
     Anchor,
     Component,

@@ -13,7 +13,7 @@ Drivers: each step's drivers (plus the residual its clamping left, signal
 signals whose weighted sum rounds to nothing but which add up are one
 ``minor`` driver, so the drivers always explain the interaction mean; then the
 journey penalties. ``score = clamp(base + sum(drivers))``, the same
-clamping rule as interaction scores (:func:`~stream_processors.scoring.settle`).
+clamping rule as interaction scores (:func:`~stream_processors.scoring.interaction.settle`).
 
 Penalties (rules ``[journey.*]``):
 - ``repeat_contact``: each call in this journey that follows an earlier call
@@ -35,10 +35,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
-from stream_processors.journey_model import Journey
-from stream_processors.journey_steps import ISSUES, Step
-from stream_processors.scoring import Driver, Experience, classify, driver, settle
-from stream_processors.scoring_rules import JourneyRules, ScoringRules
+from stream_processors.journeys.model import Journey
+from stream_processors.journeys.steps import ISSUES, Step
+from stream_processors.scoring.interaction import Driver, Experience, classify, driver, settle
+from stream_processors.scoring.rules import JourneyRules, ScoringRules
 
 
 class DriverLike(Protocol):

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from schemas.deadletter import DeadLetter
 from schemas.events import TouchpointEvent, encode_event
 from schemas.scores import InteractionScore
-from stream_processors.ingest import Accepted, Rejected
-from stream_processors.stitching import stitch_item
-from stream_processors.truth import routing_key
+from stream_processors.health.truth import routing_key
+from stream_processors.identity.stitching import stitch_item
+from stream_processors.ingest.validation import Accepted, Rejected
 
 
 @dataclass

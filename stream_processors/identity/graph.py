@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from schemas.identifiers import IdentifierType
-from stream_processors.identity import (
+from stream_processors.identity.decide import (
     Anchor,
     Component,
     Decision,
@@ -93,7 +93,7 @@ class IdentityGraph:
         """:meth:`link`, plus the :meth:`entries` that changed (what a store must write).
 
         An event whose identifiers are already joined and that teaches the guard
-        nothing (:func:`~stream_processors.identity.settled`) is answered from
+        nothing (:func:`~stream_processors.identity.decide.settled`) is answered from
         the lookups alone: no decision, nothing to write.
         """
         nodes = event.identifiers.present()

@@ -20,7 +20,7 @@ from typing import Literal
 from uuid import UUID
 
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
-from stream_processors.scoring_rules import (
+from stream_processors.scoring.rules import (
     CallCenterRules,
     Overrun,
     ScoringRules,
@@ -28,7 +28,7 @@ from stream_processors.scoring_rules import (
     SurveyRules,
     WebRules,
 )
-from stream_processors.sentiment import sentiment
+from stream_processors.scoring.sentiment import sentiment
 
 Experience = Literal["good", "neutral", "bad"]
 

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from stream_processors.journey_model import JourneyPolicy
+from stream_processors.journeys.model import JourneyPolicy
 
 _ZERO = timedelta(0)
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from stream_processors.journey_model import Journey, JourneyPolicy, build, journey_id_of
-from stream_processors.journey_steps import Step
+from stream_processors.journeys.model import Journey, JourneyPolicy, build, journey_id_of
+from stream_processors.journeys.steps import Step
 
 
 @dataclass(frozen=True)

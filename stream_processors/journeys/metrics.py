@@ -6,9 +6,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from stream_processors.journey_commands import Command, Outcome
-from stream_processors.journey_evict import Eviction
-from stream_processors.stitching import Stitched
+from stream_processors.identity.stitching import Stitched
+from stream_processors.journeys.commands import Command, Outcome
+from stream_processors.journeys.evict import Eviction
 
 
 class JourneyMetrics:

@@ -7,8 +7,8 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from stream_processors.identity import IdentityPolicy
-from stream_processors.journey_model import JourneyPolicy
+from stream_processors.identity.decide import IdentityPolicy
+from stream_processors.journeys.model import JourneyPolicy
 
 
 class JourneySettings(BaseSettings):

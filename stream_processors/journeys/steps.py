@@ -11,7 +11,7 @@ from typing import Any
 
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
 from schemas.journeys import GOALS, ISSUES, Signal, Stage, Step
-from stream_processors.journey_scoring import Scored
+from stream_processors.journeys.scoring import Scored
 
 __all__ = ["GOALS", "ISSUES", "Signal", "Stage", "Step", "step_of", "step_values"]
 

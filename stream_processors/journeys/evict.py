@@ -47,8 +47,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from stream_processors.journey_commands import KeyState
-from stream_processors.journey_model import JourneyPolicy
+from stream_processors.journeys.commands import KeyState
+from stream_processors.journeys.model import JourneyPolicy
 
 AT_ONCE = datetime.min.replace(tzinfo=UTC)
 """The due time of a redirect without a stamp, or of an empty state: judged at the next tick."""

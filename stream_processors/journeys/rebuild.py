@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from schemas.events import TouchpointEvent
-from stream_processors.identity import IdentityPolicy
-from stream_processors.identity_graph import IdentityGraph
-from stream_processors.journey_commands import Command, EncodedPlace, KeyState, handle
-from stream_processors.journeys import JourneyPolicy
-from stream_processors.scoring_rules import ScoringRules
-from stream_processors.stitching import StitchInput, stitch, stitch_input
+from stream_processors.identity.decide import IdentityPolicy
+from stream_processors.identity.graph import IdentityGraph
+from stream_processors.identity.stitching import StitchInput, stitch, stitch_input
+from stream_processors.journeys.commands import Command, EncodedPlace, KeyState, handle
+from stream_processors.journeys.placing import JourneyPolicy
+from stream_processors.scoring.rules import ScoringRules
 
 Membership = Mapping[frozenset[UUID], str]
 """A journey's event ids -> its canonical key, for every live journey."""

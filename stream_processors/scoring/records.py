@@ -1,7 +1,7 @@
 """From a valid event to the ``InteractionScore`` record published on ``tp.scores``.
 
 Pure: no Faust, no Kafka. :func:`score_record` prices the event with the
-rules (:func:`stream_processors.scoring.score_event`) and adds what the rest
+rules (:func:`stream_processors.scoring.interaction.score_event`) and adds what the rest
 of the pipeline needs: who (the primary identifier), whether the operational
 target was met (the perception gap's left side) and the survey answer (the
 score's ground truth). Deterministic but for ``scored_at``, which is injected.
@@ -15,8 +15,8 @@ from uuid import UUID
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
 from schemas.scores import InteractionScore, SurveyAnswer, score_drivers
 from schemas.timeutil import to_utc_millis
-from stream_processors.scoring import score_event
-from stream_processors.scoring_rules import ScoringRules
+from stream_processors.scoring.interaction import score_event
+from stream_processors.scoring.rules import ScoringRules
 
 
 def score_record(

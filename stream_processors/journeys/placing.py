@@ -8,7 +8,7 @@ timer's), and a step within the gap after its last step reopens it; ``now``
 (processing time) never closes anything, so a backfill and live traffic give
 the same journeys. Every operation here re-segments
 the steps it holds with :func:`segment` and rebuilds journeys with
-:func:`~stream_processors.journey_model.build`, then keeps unchanged journeys
+:func:`~stream_processors.journeys.model.build`, then keeps unchanged journeys
 as they were (same version) and bumps the version of the rest.
 
 State per canonical key is the *recent* journeys (:attr:`JourneyUpdate.journeys`):
@@ -32,9 +32,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from schemas.events import TouchpointEvent
-from stream_processors.identity import is_customer_key
-from stream_processors.journey_model import Journey, JourneyPolicy, build
-from stream_processors.journey_restitch import (
+from stream_processors.identity.decide import is_customer_key
+from stream_processors.journeys.model import Journey, JourneyPolicy, build
+from stream_processors.journeys.restitch import (
     JourneyUpdate,
     Retired,
     appended,
@@ -43,7 +43,7 @@ from stream_processors.journey_restitch import (
     segment,
     union_steps,
 )
-from stream_processors.journey_steps import Step, step_of
+from stream_processors.journeys.steps import Step, step_of
 
 __all__ = [
     "Journey",

@@ -35,10 +35,10 @@ from schemas.batches import pack
 from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step
 from schemas.scores import score_drivers
 from schemas.timeutil import to_utc_millis
-from stream_processors.journey_restitch import JourneyUpdate
-from stream_processors.journey_scoring import score_journey, step_scores
-from stream_processors.journeys import JourneyPolicy, absorb, expire, place_step
-from stream_processors.scoring_rules import ScoringRules
+from stream_processors.journeys.placing import JourneyPolicy, absorb, expire, place_step
+from stream_processors.journeys.restitch import JourneyUpdate
+from stream_processors.journeys.scoring import score_journey, step_scores
+from stream_processors.scoring.rules import ScoringRules
 
 MAX_HOPS = 16
 """Redirect hops a command may take before it is handled where it is (a cycle guard)."""
@@ -262,7 +262,7 @@ def close_idle(
     """Close the key's latest journey once event time ``watermark`` is past its gap. For a timer.
 
     ``watermark``: how far event time has got on the key's partition
-    (:class:`~stream_processors.journey_clock.CloseClock`); ``now``: processing
+    (:class:`~stream_processors.journeys.clock.CloseClock`); ``now``: processing
     time, which stamps and scores the closed version (default: ``watermark``).
     Nothing changes (``state`` None) while the journey is within the gap. A
     step within the gap after its last step still reopens it, placed or moved in.

@@ -1,6 +1,6 @@
 """The over-merge guard: which identifiers may link, and when one is quarantined.
 
-Pure. Three rules, applied by :func:`~stream_processors.identity.decide`:
+Pure. Three rules, applied by :func:`~stream_processors.identity.decide.decide`:
 
 * **One customer per component.** :func:`winner` names the customer an event
   belongs to; :func:`may_join` lets an identifier link only when its component
@@ -24,7 +24,7 @@ from datetime import datetime
 from uuid import UUID
 
 from schemas.identifiers import IdentifierType
-from stream_processors.identity_model import (
+from stream_processors.identity.model import (
     CUSTOMER,
     IdentifierRecord,
     Lookups,

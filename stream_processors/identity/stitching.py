@@ -26,12 +26,12 @@ from schemas.identifiers import Identifiers
 from schemas.journeys import IdentityLink, LinkStatus, MergeRecord, Step
 from schemas.scores import InteractionScore
 from schemas.timeutil import UtcMillis, to_utc_millis
-from stream_processors.identity import Linkable, LinkResult, Quarantine
-from stream_processors.identity_graph import Entry, IdentityGraph
-from stream_processors.journey_commands import EncodedPlace, MoveOut, PlaceStep
-from stream_processors.journey_steps import step_of, step_values
-from stream_processors.scoring import score_event
-from stream_processors.scoring_rules import ScoringRules
+from stream_processors.identity.decide import Linkable, LinkResult, Quarantine
+from stream_processors.identity.graph import Entry, IdentityGraph
+from stream_processors.journeys.commands import EncodedPlace, MoveOut, PlaceStep
+from stream_processors.journeys.steps import step_of, step_values
+from stream_processors.scoring.interaction import score_event
+from stream_processors.scoring.rules import ScoringRules
 
 
 class StitchInput(BaseModel):

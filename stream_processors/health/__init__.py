@@ -1,0 +1,1 @@
+"""The health stage: each touchpoint and location against its own baseline."""

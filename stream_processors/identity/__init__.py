@@ -1,0 +1,1 @@
+"""The identity stage: which customer each event belongs to, and the merges it causes."""

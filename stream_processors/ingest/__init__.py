@@ -1,0 +1,1 @@
+"""The ingest stage: raw batch records validated, scored and routed, one pass per event."""

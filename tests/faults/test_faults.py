@@ -202,8 +202,13 @@ def test_writer_kill9_between_insert_and_commit(
            rows_inserted_before_each_kill=inserted_before_kill)  # fmt: skip
     assert landed == WRITER_KILLS, f"only {landed} of {attempts} kills landed after an insert"
     check(result, journeys, worker, writer)
-    # The batches inserted before each kill were inserted again by the replacement.
-    assert result.doubled_before_final > 0, f"no row written twice before FINAL: {result}"
+    # A replacement inserts again at most what was inserted and not committed. Whether a
+    # killed writer's commit still lands depends on whether it had reached the frozen
+    # broker's socket: then Kafka applies it on resuming and nothing is inserted twice
+    # (a fresh-clone CI run saw 0 rows twice, a helper's run 184 of 1,084).
+    assert result.doubled_before_final <= sum(inserted_before_kill), (
+        f"more rows written twice than the kills left uncommitted: {result}"
+    )
 
 
 @pytest.mark.parametrize(

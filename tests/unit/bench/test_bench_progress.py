@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from touchpoints.bench.pipeline import StageResult, _show
@@ -67,5 +69,5 @@ def test_steady_sending_reports_plain_lines_and_keeps_its_figures() -> None:
     assert lines[0].startswith("steady: 2")  # about 200 of 300 at the one-second sample
     assert lines[0].endswith("not yet output 0")
     assert lines[-1].startswith(f"steady: {sender.sent}/300 events")
-    assert "done in 2s" in lines[-1]
+    assert re.search(r"done in [12]s", lines[-1])  # 1.5 s of sending, rounded either way
     assert not any("\x1b" in line for line in lines)

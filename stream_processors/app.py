@@ -337,7 +337,7 @@ class _JourneyStore:
     The lock keeps the timer from writing back a state the agent changed while
     either awaited Kafka. The open index (key -> when its open journey last
     moved) lets the timer visit only keys that may be idle; the eviction index
-    (``journey_evict.EvictionIndex``) only keys that may be past the horizon.
+    (``evict.EvictionIndex``) only keys that may be past the horizon.
     Both are rebuilt from the table on first use, so they survive restarts, and
     again when this worker gains a partition (its keys came from the changelog,
     written by another worker); they are filtered by the partitions this worker

@@ -3,7 +3,7 @@
 Pure: no Faust, no Kafka, no clock. :func:`decide` is the whole stitching step
 for one event: it reads only the current state of *that event's* identifiers
 (``lookups``) and returns the report and the state to write back.
-``identity_graph.IdentityGraph`` is an in-memory store (a union-find) around it.
+``graph.IdentityGraph`` is an in-memory store (a union-find) around it.
 
 Model
     An identifier node is ``(IdentifierType, value)``. An event carrying several
@@ -15,7 +15,7 @@ Model
     collide. Absent refusals, the final keys do not depend on arrival order; an
     earlier event arriving late can re-key an anonymous component (a ``Merge``).
 
-Over-merge guard (``identity_guard``)
+Over-merge guard (``guard``)
     No component ever holds two customer_ids; an identifier seen with more than
     ``max_customers_per_identifier`` customers is quarantined (reported once,
     never links again, resolves to no key); blocklisted identifiers never link.

@@ -1,7 +1,7 @@
 """Identity data: identifier nodes, records, components and what linking reports.
 
 Plain frozen values, no behaviour beyond naming: the vocabulary shared by
-``identity_guard``, ``identity`` (the decision) and ``identity_graph`` (the store).
+``guard``, ``decide`` (the decision) and ``graph`` (the store).
 """
 
 from __future__ import annotations

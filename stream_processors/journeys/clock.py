@@ -27,7 +27,7 @@ first showed, ``newest_seen_at``. So
 
 Where it is early (a backfill into a partition whose live traffic is newer;
 out-of-order arrival), a close is a state: a step within the gap after the
-journey's last step reopens it (``journey_restitch.idle``). The clock lives in
+journey's last step reopens it (``restitch.idle``). The clock lives in
 the timer's memory; after a restart or a rebalance a partition starts at its
 newest open step, seen now.
 """
@@ -79,7 +79,7 @@ class CloseClock:
         """Keys to close, each with the watermark it is judged at.
 
         ``open_since``: per owned partition, each key with an open journey and
-        that journey's last step (``journey_commands.open_since``).
+        that journey's last step (``commands.open_since``).
         """
         due: list[tuple[str, datetime]] = []
         for partition, keys in open_since.items():
@@ -108,7 +108,7 @@ class CloseClock:
 
         Also those with no open journey left (their clocks move on with the wall
         clock, as in :meth:`due`), so a partition whose customers all left still
-        ages their journeys out (``journey_evict``). ``seen``: per partition, the
+        ages their journeys out (``evict``). ``seen``: per partition, the
         newest step its keys hold (closed journeys too): a partition that had no
         open journey since this process started (after a restart; or every
         journey there one purchase) starts its clock there, seen ``now``.

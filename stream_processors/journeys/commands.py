@@ -131,7 +131,7 @@ class KeyState(BaseModel):
     redirect: str | None = None
     redirected_at: datetime | None = None
     """Processing time the redirect was made (its retention counts from it,
-    ``journey_evict``); None on redirects written before it was kept."""
+    ``evict``); None on redirects written before it was kept."""
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ def _score(
 def _move_out(current: KeyState, command: MoveOut, now: datetime) -> Outcome:
     """Hand the key's journeys on. A key moves once: a repeat (a redelivered merge) is a no-op.
 
-    The redirect is stamped with ``now``: it is kept a horizon past that (``journey_evict``).
+    The redirect is stamped with ``now``: it is kept a horizon past that (``evict``).
     """
     if current.redirect is not None:
         return Outcome(duplicate=True)

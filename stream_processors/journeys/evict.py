@@ -1,12 +1,12 @@
 """Eviction: closed journeys past the horizon, and old redirects, leave the worker's state.
 
 Pure (time is passed in). The ``journeys`` table holds, per canonical key, the
-journeys an on-time event could still change (``journey_restitch._recent``,
+journeys an on-time event could still change (``restitch._recent``,
 judged by the key's own newest step) or a redirect after a merge. Judged by the
 key alone, a customer who never comes back keeps their last journey for good,
 so with every customer new the table grows with every customer. This module
 judges a key against its partition's event-time **watermark**, the close
-timer's clock (``journey_clock``), with the same horizon,
+timer's clock (``clock``), with the same horizon,
 ``allowed_lateness + inactivity_gap``:
 
 * a **closed journey whose last step is more than the horizon behind the

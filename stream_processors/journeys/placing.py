@@ -147,7 +147,7 @@ def expire(
     """Close the latest journey when event time ``watermark`` is more than the gap past it.
 
     For a timer: ``watermark`` is how far event time has got where the key lives
-    (``journey_clock``); ``now`` stamps the new version (default: ``watermark``).
+    (``clock``); ``now`` stamps the new version (default: ``watermark``).
     A later step within the gap after the journey's last step reopens it.
     """
     if not recent:

@@ -11,7 +11,7 @@ the pipeline stored must group the same events under the same keys;
 
 Only membership is compared (which events form a journey, under which key):
 whether a journey is closed yet depends on where the close timer's watermark
-was (``journey_clock``), its version and its score on the moments it was
+was (``clock``), its version and its score on the moments it was
 handled. Membership depends on neither: placing and moving steps never consult
 a clock, and a close is undone by a later step within the gap, so live
 traffic, a backfill and this rebuild group the same events alike (the property

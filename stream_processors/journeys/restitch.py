@@ -2,7 +2,7 @@
 
 Pure. :func:`restitch` is the one operation behind ``place``, ``absorb`` and
 ``expire``: union the steps (one per event_id), cut them with :func:`segment`,
-rebuild each journey with ``journey_model.build``, keep unchanged journeys as
+rebuild each journey with ``model.build``, keep unchanged journeys as
 they were and give changed ones a version above every journey they drew steps
 from, so a ReplacingMergeTree on ``(journey_id, version)`` always keeps the newest.
 
@@ -200,7 +200,7 @@ def _versioned(
     """The journey of ``steps``: the old one if unchanged, else one version above its sources.
 
     A journey is a function of its key, its steps and how it closed
-    (``journey_model.build``), so an old journey with the same three is the
+    (``model.build``), so an old journey with the same three is the
     journey unchanged; nothing is built to find that out.
     """
     ordered = tuple(sorted(steps, key=lambda step: step.order))

@@ -36,7 +36,9 @@ class ScoreDriver(_Record):
     points: float
 
 
-class _DriverLike(Protocol):
+class DriverLike(Protocol):
+    """What a driver must offer: a scorer's result, a record, or a journey step's."""
+
     @property
     def signal(self) -> str: ...
     @property
@@ -45,7 +47,7 @@ class _DriverLike(Protocol):
     def points(self) -> float: ...
 
 
-def score_drivers(drivers: Iterable[_DriverLike]) -> tuple[ScoreDriver, ...]:
+def score_drivers(drivers: Iterable[DriverLike]) -> tuple[ScoreDriver, ...]:
     """Drivers as records: a :class:`ScoreDriver` is kept as it is, any other is copied."""
     return tuple(
         d

@@ -35,21 +35,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from schemas.scores import DriverLike
 from stream_processors.journeys.model import Journey
 from stream_processors.journeys.steps import ISSUES, Step
 from stream_processors.scoring.interaction import Driver, Experience, classify, driver, settle
 from stream_processors.scoring.rules import JourneyRules, ScoringRules
-
-
-class DriverLike(Protocol):
-    """What a driver must offer: an interaction score's or a journey step's."""
-
-    @property
-    def signal(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def points(self) -> float: ...
 
 
 class Scored(Protocol):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kafka.admin import KafkaAdminClient
 
-from schemas.settings import LOCAL_RUN_VARIABLE, ClickHouseSettings, KafkaSettings
+from schemas.settings import ClickHouseSettings, KafkaSettings
 from sinks.clickhouse import connect
 from touchpoints.admin import create_topics, migrate
 
@@ -37,14 +37,8 @@ class Phase:
         return f"{self.app_id}-writer"
 
     def env(self, **extra: str) -> dict[str, str]:
-        """Environment for ``touchpoints worker|writer`` to use this phase's names.
-
-        A bench is a local run by definition (its own topics on the local stack,
-        its workload hashed with the public development key), so its processes
-        are told so (``TOUCHPOINTS_LOCAL_RUN``) and start without a secret key.
-        """
+        """Environment for ``touchpoints worker|writer`` to use this phase's names."""
         return {
-            LOCAL_RUN_VARIABLE: "true",
             "TOUCHPOINTS_KAFKA_TOPIC_PREFIX": self.kafka.topic_prefix,
             "TOUCHPOINTS_CLICKHOUSE_DATABASE": self.clickhouse.database,
             "TOUCHPOINTS_WORKER_APP_ID": self.app_id,

@@ -92,7 +92,13 @@ from stream_processors.labels import LabelGuard
 from stream_processors.metrics import HealthMetrics, IngestMetrics
 from stream_processors.runtime.faust_settings import app_settings
 from stream_processors.runtime.out import FailOnSendError, Out, Send, fail_fast
-from stream_processors.runtime.store import StateDisk, StoreLimits, disk_store, state_root
+from stream_processors.runtime.store import (
+    Decoded,
+    StateDisk,
+    StoreLimits,
+    disk_store,
+    state_root,
+)
 from stream_processors.runtime.transport import Transport as RewindingTransport
 from stream_processors.scoring.rules import BUNDLED_RULES, load_rules
 from stream_processors.settings import WorkerSettings
@@ -216,7 +222,9 @@ def build_app(
         **disk.table_kwargs(),
     )
     journey_policy = journeys.journey_policy()
-    store = _JourneyStore(journey_table, journey_partitions, journey_policy)
+    store = _JourneyStore(
+        journey_table, journey_partitions, journey_policy, Decoded(worker.state_decoded_keys)
+    )
 
     @app.agent(commands_topic, name="journeys")
     async def journeys_agent(stream: faust.StreamT[bytes]) -> None:
@@ -292,7 +300,7 @@ def build_app(
         RecentScores(worker.truth_recent_scores),
         HealthMetrics(registry, max_locations=worker.max_locations),
     )
-    health_states = _HealthStore(health_table)
+    health_states = _HealthStore(health_table, Decoded(worker.state_decoded_keys))
 
     @app.agent(scores_topic, name="health")
     async def health_agent(stream: faust.StreamT[bytes]) -> None:
@@ -344,8 +352,11 @@ class _JourneyStore:
     owns now, so a rebalance leaves no one closing or deleting another's keys.
     """
 
-    def __init__(self, table: Any, partitions: int, policy: JourneyPolicy) -> None:
+    def __init__(
+        self, table: Any, partitions: int, policy: JourneyPolicy, decoded: Decoded[KeyState]
+    ) -> None:
         self.table = table
+        self._decoded = decoded
         self.lock = asyncio.Lock()
         self._partitions = partitions
         self._policy = policy
@@ -358,16 +369,24 @@ class _JourneyStore:
         start when no journey there was open since this process started)."""
 
     def load(self, key: str) -> KeyState | None:
-        stored = self.table.get(key.encode())
-        return None if stored is None else KeyState.model_validate_json(stored)
+        encoded = key.encode()
+        stored = self.table.get(encoded)
+        if stored is None:
+            return None
+        state = self._decoded.get(encoded, stored)
+        if state is None:
+            state = KeyState.model_validate_json(stored)
+            self._decoded.put(encoded, stored, state)
+        return state
 
     async def save(self, changed: dict[str, KeyState]) -> None:
         """Write the changed keys' states (one changelog batch), then the idle index."""
         index = self._index()
-        await disk_store(self.table).commit_batch(
-            {key.encode(): state.model_dump_json().encode() for key, state in changed.items()}
-        )
+        writes = {key.encode(): state.model_dump_json().encode() for key, state in changed.items()}
+        await disk_store(self.table).commit_batch(writes)
         for key, state in changed.items():
+            encoded = key.encode()
+            self._decoded.put(encoded, writes[encoded], state)
             since = open_since(state)
             if since is None:
                 index.pop(key, None)
@@ -397,6 +416,7 @@ class _JourneyStore:
             eviction = evict(state, self._policy, watermark, now)
             if eviction.delete:
                 writes[key.encode()] = None
+                self._decoded.forget(key.encode())
                 self._evictable.forget(key)
                 self._index().pop(key, None)
             elif eviction.state is not None:
@@ -458,22 +478,22 @@ class _HealthStore:
     or recovery the table's bytes differ and the state is decoded again.
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, decoded: Decoded[HealthState]) -> None:
         self._table = table
-        self._decoded: dict[bytes, tuple[bytes, HealthState]] = {}
+        self._decoded = decoded
 
     def load(self, key: bytes, score: InteractionScore) -> HealthState:
         stored = self._table.get(key)
-        cached = self._decoded.get(key)
-        if cached is not None and cached[0] == stored:
-            return cached[1]
+        cached = None if stored is None else self._decoded.get(key, stored)
+        if cached is not None:
+            return cached
         return decode_state(stored, score.touchpoint, score.location)
 
     async def save(self, changed: dict[bytes, HealthState]) -> None:
         encoded = {key: encode_state(state) for key, state in changed.items()}
         await disk_store(self._table).commit_batch(encoded)
         for key, state in changed.items():
-            self._decoded[key] = (encoded[key], state)
+            self._decoded.put(key, encoded[key], state)
 
 
 class _GraphHolder:

@@ -93,6 +93,9 @@ class WorkerSettings(DeadLetterPolicySettings):
     # all memtables together (charged to the same cache, so this is the bound).
     state_block_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
     state_memtables_total_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    # Decoded states kept in memory per keyed table (journeys), least recently used
+    # out: a state touched again soon is not decoded from its JSON again.
+    state_decoded_keys: int = Field(default=4096, ge=0)
     # A partition DB not written for longer is rebuilt from the changelog instead of
     # catching up: the changelog drops tombstones after delete.retention.ms (24 h by
     # default), and a DB that missed one would bring the deleted key back.

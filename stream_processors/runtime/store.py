@@ -46,10 +46,11 @@ import logging
 import os
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import rocksdict
 from faust.stores.base import SerializedStore
@@ -69,9 +70,46 @@ Change = tuple[bytes, bytes | None]
 """A key and its new value; None deletes it (a tombstone in the changelog)."""
 
 log = logging.getLogger(__name__)
+V = TypeVar("V")
 
 
 # ── pure parts ──
+
+
+class Decoded(Generic[V]):
+    """Decoded values of a table's keys, kept while the table holds the bytes they came from.
+
+    Decoding a state's JSON on every load cost more than the stage's work on it.
+    An entry is used only while the table still returns the same bytes, so a
+    state that recovery or another worker changed is decoded again; the least
+    recently used entry goes first once ``capacity`` keys are held (0: none).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[bytes, tuple[bytes, V]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: bytes, stored: bytes) -> V | None:
+        """The value decoded from ``stored``, if this key's entry came from those bytes."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != stored:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: bytes, stored: bytes, value: V) -> None:
+        if self._capacity == 0:
+            return
+        self._entries[key] = (stored, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def forget(self, key: bytes) -> None:
+        self._entries.pop(key, None)
 
 
 def changes_by_partition(

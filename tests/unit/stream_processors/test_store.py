@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 from aiokafka.producer.message_accumulator import BatchBuilder
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stream_processors.runtime.store import (
     OFFSET_KEY,
     RESERVED,
+    Decoded,
     StateDisk,
     StoreLimits,
     changes_by_partition,
@@ -127,3 +130,43 @@ def test_a_partition_db_remembers_when_it_took_an_offset(tmp_path: Path) -> None
     assert db.written_at() == 6000.0
     assert dict(db.items()) == {b"a": b"1", b"b": b"2"}
     db.close()
+
+
+def test_a_decoded_value_is_used_only_while_the_table_holds_its_bytes() -> None:
+    decoded: Decoded[str] = Decoded(capacity=8)
+    decoded.put(b"k", b"v1", "one")
+    assert decoded.get(b"k", b"v1") == "one"
+    assert decoded.get(b"k", b"v2") is None  # recovery or another worker wrote the key
+    decoded.forget(b"k")
+    assert decoded.get(b"k", b"v1") is None
+
+
+def test_no_decoded_value_is_kept_at_capacity_zero() -> None:
+    decoded: Decoded[str] = Decoded(capacity=0)
+    decoded.put(b"k", b"v", "value")
+    assert len(decoded) == 0 and decoded.get(b"k", b"v") is None
+
+
+@given(
+    st.integers(min_value=1, max_value=6),
+    st.lists(st.tuples(st.sampled_from("abcdefgh"), st.booleans()), max_size=60),
+)
+def test_decoded_values_are_the_least_recently_used_out_model(
+    capacity: int, steps: list[tuple[str, bool]]
+) -> None:
+    """Against a plain model: the last ``capacity`` keys put or hit, each with its own value."""
+    decoded: Decoded[str] = Decoded(capacity)
+    recent: list[str] = []  # least recent first
+    for key, put in steps:
+        if put:
+            decoded.put(key.encode(), b"bytes-" + key.encode(), f"value-{key}")
+            hit = True
+        else:
+            hit = decoded.get(key.encode(), b"bytes-" + key.encode()) is not None
+            assert hit == (key in recent)
+        if hit:
+            recent = [k for k in recent if k != key] + [key]
+            recent = recent[-capacity:]
+        assert len(decoded) == len(recent)
+    for key in recent:
+        assert decoded.get(key.encode(), b"bytes-" + key.encode()) == f"value-{key}"

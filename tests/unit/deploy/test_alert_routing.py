@@ -53,3 +53,14 @@ def test_the_receiver_is_where_alertmanager_sends() -> None:
     host, port = (ReceiverSettings.model_fields[f].default for f in ("host", "port"))
     urls = re.findall(r'url: "([^"]+)"', CONFIG.read_text())
     assert urls == [f"http://{host}:{port}/alerts"]
+
+
+@pytest.mark.parametrize("alert", ALERTS)
+def test_every_alert_links_a_runbook_that_exists_and_has_promtool_cases(alert: str) -> None:
+    rules = "\n".join(f.read_text() for f in RULES)
+    block = rules.split(f"- alert: {alert}\n", 1)[1].split("- alert: ", 1)[0]
+    runbook = re.search(r'runbook_url: "([^"]+)"', block)
+    assert runbook is not None, f"{alert} has no runbook_url"
+    assert (REPO_ROOT / runbook.group(1)).is_file(), f"{alert}: {runbook.group(1)} is missing"
+    tests = (REPO_ROOT / "deploy" / "prometheus" / "tests").glob("*.yml")
+    assert any(f"alertname: {alert}\n" in f.read_text() for f in tests), f"{alert} is never tested"

@@ -88,10 +88,7 @@ def test_a_wrong_or_missing_password_is_refused(server: OwnServer) -> None:
     assert error.code == ch_errors.ErrorCodes.WRONG_PASSWORD, error
     error = refusal(server.plain(password=""))
     assert isinstance(error, ch_errors.ServerException)
-    assert error.code in (
-        ch_errors.ErrorCodes.WRONG_PASSWORD,
-        ch_errors.ErrorCodes.REQUIRED_PASSWORD,
-    )
+    assert error.code == ch_errors.ErrorCodes.REQUIRED_PASSWORD, error
 
 
 def test_tls_on_the_secure_port_verifies_the_server_against_the_ca(server: OwnServer) -> None:

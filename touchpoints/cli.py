@@ -210,7 +210,7 @@ def worker(metrics_port: int | None) -> None:
 def writer(metrics_port: int | None) -> None:
     """Run the ClickHouse writer: batch result topics into tables, commit after insert."""
     from sinks.writer import MissingTopicError
-    from touchpoints.writer_process import NotMigratedError, run_writer
+    from touchpoints.writer_process import ClickHouseRefusedError, NotMigratedError, run_writer
 
     try:
         run_writer(
@@ -218,7 +218,7 @@ def writer(metrics_port: int | None) -> None:
             load(ClickHouseSettings),
             load(WriterSettings, metrics_port=metrics_port),
         )
-    except (NotMigratedError, MissingTopicError) as error:
+    except (NotMigratedError, MissingTopicError, ClickHouseRefusedError) as error:
         raise click.ClickException(str(error)) from error
 
 

@@ -170,8 +170,14 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], log_dir: Path) -> N
 
 
 @contextmanager
-def own_clickhouse(base: Path, password: str) -> Iterator[OwnServer]:
-    """Start a server under ``base`` (config, data, logs, certificates); stop it on exit."""
+def own_clickhouse(
+    base: Path, password: str, verification_mode: str = "relaxed"
+) -> Iterator[OwnServer]:
+    """Start a server under ``base`` (config, data, logs, certificates); stop it on exit.
+
+    ``verification_mode`` of client certificates: ``relaxed`` (checked when sent) or
+    ``strict`` (required).
+    """
     binary = shutil.which("clickhouse-server") or "/usr/sbin/clickhouse-server"
     certificates = make_certificates(base / "tls")
     state = base / "state"
@@ -186,7 +192,8 @@ def own_clickhouse(base: Path, password: str) -> Iterator[OwnServer]:
     _render(CLICKHOUSE_DIR / "tls.xml.in", home / "config.d" / "tls.xml",
             {"@SECURE_PORT@": str(secure_port), "@CERT_FILE@": str(certificates.server_cert),
              "@KEY_FILE@": str(certificates.server_key),
-             "@CA_FILE@": str(certificates.ca)})  # fmt: skip
+             "@CA_FILE@": str(certificates.ca),
+             "@VERIFICATION_MODE@": verification_mode})  # fmt: skip
     (home / "users.d" / "password-user.xml").write_text(_password_user(password))
     log_dir = home / "log"
     with (log_dir / "stdout.log").open("wb") as stdout:

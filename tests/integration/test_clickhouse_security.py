@@ -24,7 +24,7 @@ from schemas.settings import ClickHouseSettings
 from sinks.clickhouse import TableInserter, connect
 from sinks.rows import EVENTS, event_row
 from tests.builders import NOW, event_dict
-from tests.integration.clickhouse_server import USER, OwnServer, own_clickhouse
+from tests.integration.clickhouse_server import USER, OwnServer, free_port, own_clickhouse
 from touchpoints.admin import migrate
 
 pytestmark = pytest.mark.integration
@@ -139,6 +139,20 @@ def test_client_certificates_signed_by_the_ca_pass_and_others_are_refused(
     assert isinstance(error, ch_errors.NetworkError), error
 
 
+def test_a_strict_server_refuses_clients_without_a_certificate(tmp_path: Path) -> None:
+    with own_clickhouse(tmp_path, PASSWORD, verification_mode="strict") as strict:
+        certificates = strict.certificates
+        mutual = strict.tls(
+            tls_cert_file=certificates.client_cert, tls_key_file=certificates.client_key
+        )
+        assert whoami(mutual)[1] == USER
+        assert isinstance(refusal(strict.tls()), ch_errors.NetworkError)
+        stranger = strict.tls(
+            tls_cert_file=certificates.stranger_cert, tls_key_file=certificates.stranger_key
+        )
+        assert isinstance(refusal(stranger), ch_errors.NetworkError)
+
+
 def test_migrations_and_the_writers_insert_work_over_tls(server: OwnServer) -> None:
     settings = server.tls(database=f"t_tls_{uuid.uuid4().hex[:12]}")
     version, applied = migrate(settings)
@@ -191,6 +205,15 @@ def test_the_command_line_reads_the_tls_settings_and_refuses_an_unknown_ca(
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     # One clear line at the end (clickhouse-driver logs its own warning with the trace before).
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("Error: ClickHouse at 127.0.0.1:"), output[-2000:]
+    assert "CERTIFICATE_VERIFY_FAILED" in last, output[-2000:]
+    assert server.password not in output
+
+    # The writer refuses to start the same way, before it touches Kafka.
+    result = _cli(env, "writer", "--metrics-port", str(free_port()))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-2000:]
     last = output.strip().splitlines()[-1]
     assert last.startswith("Error: ClickHouse at 127.0.0.1:"), output[-2000:]
     assert "CERTIFICATE_VERIFY_FAILED" in last, output[-2000:]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import kafka_python_fix
@@ -142,9 +142,55 @@ class ClickHouseSettings(BaseSettings):
     user: str = "default"
     password: SecretStr = SecretStr("")
     secure: bool = False
+    # TLS on the native secure port (9440 by convention; set _PORT too), used only when
+    # `secure`. The server's certificate is verified unless `tls_verify` is false: against
+    # `tls_ca_file` (PEM) when given, else against certifi's public CAs. A client
+    # certificate and key are sent when the server asks for one (mutual TLS).
+    tls_verify: bool = True
+    tls_ca_file: FilePath | None = None
+    tls_cert_file: FilePath | None = None
+    tls_key_file: FilePath | None = None
     connect_timeout_seconds: float = 5.0
     send_receive_timeout_seconds: float = 60.0
     # A ClickHouse cluster (a name in the servers' remote_servers): migrations create
     # Replicated tables and Distributed tables for reads, with ON CLUSTER DDL
     # (sinks/migrate.py). None: one server, plain tables.
     cluster: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> ClickHouseSettings:
+        problems = []
+        files = {
+            "TLS_CA_FILE": self.tls_ca_file,
+            "TLS_CERT_FILE": self.tls_cert_file,
+            "TLS_KEY_FILE": self.tls_key_file,
+        }
+        given = [f"{ENV_PREFIX}CLICKHOUSE_{name}" for name, value in files.items() if value]
+        if given and not self.secure:
+            problems.append(
+                f"{', '.join(given)} set but {ENV_PREFIX}CLICKHOUSE_SECURE is false: "
+                "the connection would be plaintext"
+            )
+        if self.tls_key_file and not self.tls_cert_file:
+            problems.append(
+                f"{ENV_PREFIX}CLICKHOUSE_TLS_KEY_FILE needs {ENV_PREFIX}CLICKHOUSE_TLS_CERT_FILE"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def driver_tls_options(self) -> dict[str, Any]:
+        """TLS keyword arguments for clickhouse-driver's ``Client`` (only ``secure`` if off).
+
+        Every ClickHouse client of the project is built with them (``sinks.clickhouse.connect``).
+        """
+        if not self.secure:
+            return {"secure": False}
+        options: dict[str, Any] = {"secure": True, "verify": self.tls_verify}
+        if self.tls_ca_file:
+            options["ca_certs"] = str(self.tls_ca_file)
+        if self.tls_cert_file:
+            options["certfile"] = str(self.tls_cert_file)
+        if self.tls_key_file:
+            options["keyfile"] = str(self.tls_key_file)
+        return options

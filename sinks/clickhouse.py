@@ -38,6 +38,9 @@ def connect(
 ) -> Client:
     """A native-protocol client; ``database`` overrides the configured one (e.g. 'default').
 
+    Every ClickHouse client of the project is made here, so credentials and TLS
+    (``ClickHouseSettings.driver_tls_options``) apply to all of them alike.
+
     ``strings_as_bytes`` returns String columns undecoded (raw dead-letter bytes).
     """
     return Client(
@@ -46,7 +49,7 @@ def connect(
         database=database if database is not None else settings.database,
         user=settings.user,
         password=settings.password.get_secret_value(),
-        secure=settings.secure,
+        **settings.driver_tls_options(),
         connect_timeout=settings.connect_timeout_seconds,
         send_receive_timeout=settings.send_receive_timeout_seconds,
         settings={
@@ -58,6 +61,16 @@ def connect(
             "insert_distributed_sync": 1,
         },
     )
+
+
+# What a failed connection or query raises: refusals (password, TLS), network, server errors.
+FAILURES: tuple[type[BaseException], ...] = (ch_errors.Error, OSError, EOFError)
+
+
+def one_line(error: BaseException) -> str:
+    """The error for a person: its type and message on one line, without the server's stack."""
+    said = " ".join(str(error).split("Stack trace")[0].split()) or repr(error)
+    return f"{type(error).__name__}: {said}"[:500]
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -163,6 +163,7 @@ def db() -> None:
 @click.option("--dry-run", is_flag=True, help="Only list what would be applied.")
 def db_migrate(dry_run: bool) -> None:
     """Create the database and apply pending migrations (idempotent)."""
+    from sinks.clickhouse import FAILURES, one_line
     from touchpoints.admin import migrate
 
     clickhouse = load(ClickHouseSettings)
@@ -170,6 +171,9 @@ def db_migrate(dry_run: bool) -> None:
         version, migrations = migrate(clickhouse, dry_run=dry_run)
     except MigrationError as error:
         raise click.ClickException(str(error)) from error
+    except FAILURES as error:  # refused (password, TLS) or unreachable: one clear line
+        where = f"{clickhouse.host}:{clickhouse.port}"
+        raise click.ClickException(f"ClickHouse at {where}: {one_line(error)}") from error
     verb = "would apply" if dry_run else "applied"
     click.echo(f"ClickHouse {version}, database {clickhouse.database}")
     for migration in migrations:
@@ -206,7 +210,7 @@ def worker(metrics_port: int | None) -> None:
 def writer(metrics_port: int | None) -> None:
     """Run the ClickHouse writer: batch result topics into tables, commit after insert."""
     from sinks.writer import MissingTopicError
-    from touchpoints.writer_process import NotMigratedError, run_writer
+    from touchpoints.writer_process import ClickHouseRefusedError, NotMigratedError, run_writer
 
     try:
         run_writer(
@@ -214,7 +218,7 @@ def writer(metrics_port: int | None) -> None:
             load(ClickHouseSettings),
             load(WriterSettings, metrics_port=metrics_port),
         )
-    except (NotMigratedError, MissingTopicError) as error:
+    except (NotMigratedError, MissingTopicError, ClickHouseRefusedError) as error:
         raise click.ClickException(str(error)) from error
 
 

@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 from prometheus_client import REGISTRY, disable_created_metrics, start_http_server
 
 from schemas.settings import ClickHouseSettings, KafkaSettings
-from sinks.clickhouse import TableInserter, connect
+from sinks.clickhouse import FAILURES, TableInserter, connect, one_line
 from sinks.metrics import WriterMetrics
 from sinks.routes import routes
 from sinks.settings import WriterSettings
@@ -27,13 +27,22 @@ class NotMigratedError(RuntimeError):
     """The writer's tables are missing: migrations were not applied."""
 
 
+class ClickHouseRefusedError(RuntimeError):
+    """ClickHouse refused or could not be reached at start-up (password, TLS, network)."""
+
+
 def run_writer(
     kafka: KafkaSettings, clickhouse: ClickHouseSettings, writer: WriterSettings
 ) -> None:
     """Serve metrics and copy result topics into ClickHouse until SIGTERM/SIGINT."""
     client = connect(clickhouse)
     tables = [route.table.name for route in routes(kafka.topics).values()]
-    missing = [t for t in tables if not client.execute(f"EXISTS TABLE {t}")[0][0]]
+    try:
+        missing = [t for t in tables if not client.execute(f"EXISTS TABLE {t}")[0][0]]
+    except FAILURES as error:
+        client.disconnect()
+        where = f"{clickhouse.host}:{clickhouse.port}"
+        raise ClickHouseRefusedError(f"ClickHouse at {where}: {one_line(error)}") from error
     if missing:
         raise NotMigratedError(
             f"tables {', '.join(missing)} missing in database {clickhouse.database}: "

@@ -724,3 +724,37 @@ def seconds_until_written(
         return time.monotonic() - since
     finally:
         consumer.close()
+
+
+def partition_ends(kafka: KafkaSettings, topic: str) -> dict[int, int]:
+    """Each partition of ``topic`` and its end offset now."""
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return {tp.partition: end for tp, end in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()
+
+
+def seconds_until_every_partition_grows(
+    kafka: KafkaSettings, topic: str, ends: dict[int, int], since: float, timeout: float = 180
+) -> float:
+    """Seconds from ``since`` until every partition of ``topic`` is past its end in ``ends``.
+
+    With load on every input partition, the last partition to grow after a
+    worker died is one that worker had: the survivor has taken it over. Polls
+    every 0.1 s.
+    """
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(ends)]
+        while True:
+            now = consumer.end_offsets(partitions)
+            behind = [tp.partition for tp in partitions if now[tp] <= ends[tp.partition]]
+            if not behind:
+                return time.monotonic() - since
+            waited = time.monotonic() - since
+            assert waited < timeout, f"partitions {behind} of {topic} idle {waited:.0f}s on"
+            time.sleep(0.1)
+    finally:
+        consumer.close()

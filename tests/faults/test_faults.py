@@ -34,9 +34,11 @@ from tests.faults.harness import (
     journeys_rebuilt,
     keep_alive_until,
     members_with_partitions,
+    partition_ends,
     query,
     record,
     reset_group_offsets,
+    seconds_until_every_partition_grows,
     seconds_until_written,
     settle,
     stored_events,
@@ -52,9 +54,6 @@ pytestmark = pytest.mark.faults
 
 COMMAND = 'nice -n 10 .venv/bin/pytest tests/faults -m "faults and not slow" -q -s -k '
 SLOW_COMMAND = "nice -n 10 .venv/bin/pytest tests/faults -m slow -q -s -k "
-SLOW_COMMAND = (
-    'nice -n 10 .venv/bin/pytest tests/faults -m slow -q -s -k "clickhouse_outage and 5min"'
-)
 OUTAGE_ALERT = "TouchpointsPipelineWriterFailing"
 START_TIMEOUT = 120  # a Faust worker's start and first rebalance on a busy 2-core machine
 # A killed worker's replacement processes again within this (issue 13): the 2 s before
@@ -260,7 +259,8 @@ def test_clickhouse_outage(
         crashes = list(writer.exits)
     record(results_file, journeys, f"ClickHouse down {outage_seconds} s",
            f"ClickHouse stopped {outage_seconds} s under load, then started", result,
-           COMMAND + "'clickhouse_outage and 30s'" if outage_seconds < 300 else SLOW_COMMAND,
+           COMMAND + "'clickhouse_outage and 30s'" if outage_seconds < 300
+           else SLOW_COMMAND + "'clickhouse_outage and 5min'",
            writer_rss_kib_before=rss_before, writer_rss_kib_peak=rss_peak,
            writer_lag_at_outage_end=lag_at_end, seconds_to_all_stored=round(recovered_s, 1),
            writer_retry_max_seconds=retry_max, writer_exits=crashes,
@@ -331,6 +331,47 @@ def test_rebalance_one_two_one_workers(
            result, COMMAND + "rebalance",
            events_topic_repeats=topic_repeats(names.kafka))  # fmt: skip
     check(result, journeys, worker, second, writer)
+
+
+@pytest.mark.slow
+def test_two_workers_kill9_one_survivor_takes_over(
+    make_load: Callable[..., Load], names: Names, tmp_path: Path, results_file: Path
+) -> None:
+    """Two workers share the partitions; one is killed and never comes back.
+
+    The figure: from the kill until every tp.events partition grows again, that
+    is until the survivor processes the dead member's partitions (its session
+    expiring, the rebalance and the recovery of that member's table partitions
+    included). Issue 16 asks for 15 s at most.
+    """
+    load = make_load()
+    second = Component("worker-2", ("worker",), names.env(), tmp_path)
+    with pipeline(names, tmp_path) as (worker, writer):
+        load.start()
+        flowing(names, 300)
+        second.start()
+        wait_until(lambda: members_with_partitions(names.kafka, names.app_id) == 2,
+                   START_TIMEOUT, "two workers in the group, each with partitions")  # fmt: skip
+        flowing(names, stored_events(names.clickhouse) + 300)
+        second.kill()
+        killed = time.monotonic()
+        ends = partition_ends(names.kafka, names.kafka.topics.events)
+        takeover_s = seconds_until_every_partition_grows(
+            names.kafka, names.kafka.topics.events, ends, killed
+        )
+        flowing(names, stored_events(names.clickhouse) + 300)
+        load.stop()
+        result = settle(names.clickhouse, load)
+        journeys = journeys_rebuilt(names)
+    record(results_file, journeys, "two workers, kill -9 one",
+           "a second worker SIGKILLed under load, never restarted; the first takes over", result,
+           SLOW_COMMAND + "two_workers_kill9", seconds_kill_to_takeover=round(takeover_s, 1),
+           events_topic_repeats=topic_repeats(names.kafka))  # fmt: skip
+    check(result, journeys, worker, second, writer)
+    # Premise: some partition waited for the survivor. Had the killed worker held no
+    # input partition, every partition would grow at once and prove nothing.
+    assert takeover_s > 2, f"every partition grew {takeover_s:.1f}s after the kill: none waited"
+    assert takeover_s < RECOVERY_GOAL_S, f"the survivor took over {takeover_s:.1f}s after the kill"
 
 
 def test_writer_offsets_reset_consumes_everything_again(

@@ -460,6 +460,7 @@ def report(minutes: int) -> None:
 
 # Command groups that live in modules of their own (imported last: they import ``load``).
 from touchpoints.bench.cli import bench_command as _bench  # noqa: E402
+from touchpoints.cli_acls import acls as _acls  # noqa: E402
 from touchpoints.cli_collector import collector as _collector  # noqa: E402
 from touchpoints.cli_feed import feed as _feed  # noqa: E402
 from touchpoints.cli_journey import journey as _journey  # noqa: E402
@@ -474,6 +475,7 @@ for _command in (
     _collector,
     _collector_load,
     _keys,
+    _acls,
     _feed,
     _journey,
     _bench,

@@ -30,6 +30,12 @@ ALERTMANAGER_PORT=${TOUCHPOINTS_STACK_ALERTMANAGER_PORT:-9093}
 # Optional second Kafka listener, SASL_SSL with SCRAM-SHA-512 (off when empty).
 KAFKA_SASL_PORT=${TOUCHPOINTS_STACK_KAFKA_SASL_PORT:-}
 KAFKA_SCRAM_USER=${TOUCHPOINTS_STACK_KAFKA_SCRAM_USER:-touchpoints}
+# The secure profile (1): the broker listener on KAFKA_PORT is SASL_SSL only, the
+# KRaft controller listener stays PLAINTEXT on 127.0.0.1, the StandardAuthorizer
+# denies what no ACL allows, and the SCRAM user above is the one super user
+# (docs/security.md, "Kafka: least privilege"); `touchpoints acls apply` then
+# creates one principal per component and its ACLs.
+KAFKA_SECURE=${TOUCHPOINTS_STACK_KAFKA_SECURE:-0}
 # Seconds each service may take to become healthy.
 START_TIMEOUT=${TOUCHPOINTS_STACK_START_TIMEOUT:-120}
 # Seconds a service may take to stop after SIGTERM before it gets SIGKILL.
@@ -96,6 +102,11 @@ Environment (defaults in brackets):
                                            locally generated CA) on this port [off]; the CA,
                                            user and password are in <state>/kafka/tls/
   TOUCHPOINTS_STACK_KAFKA_SCRAM_USER       the SCRAM user created for that listener [touchpoints]
+  TOUCHPOINTS_STACK_KAFKA_SECURE           1: the secure profile: KAFKA_PORT speaks SASL_SSL only
+                                           (no PLAINTEXT listener), the controller listener stays
+                                           PLAINTEXT on 127.0.0.1, ACLs are enforced and the SCRAM
+                                           user is the only super user; then run
+                                           \`touchpoints acls apply\` as that user [0]
   TOUCHPOINTS_STACK_START_TIMEOUT          seconds to wait for each service to be healthy [120]
   TOUCHPOINTS_STACK_STOP_TIMEOUT           seconds between SIGTERM and SIGKILL on down [20]
 
@@ -106,6 +117,10 @@ EOF
 check_settings() {
   local name value optional=()
   [[ -z $KAFKA_SASL_PORT ]] || optional=(KAFKA_SASL_PORT)
+  [[ $KAFKA_SECURE == 0 || $KAFKA_SECURE == 1 ]] ||
+    die "TOUCHPOINTS_STACK_KAFKA_SECURE must be 0 or 1, got '$KAFKA_SECURE'"
+  [[ $KAFKA_SECURE == 0 || -z $KAFKA_SASL_PORT ]] ||
+    die "TOUCHPOINTS_STACK_KAFKA_SECURE=1 already makes TOUCHPOINTS_STACK_KAFKA_PORT SASL_SSL: leave TOUCHPOINTS_STACK_KAFKA_SASL_PORT unset"
   [[ $KAFKA_SCRAM_USER =~ ^[A-Za-z0-9._-]+$ ]] ||
     die "TOUCHPOINTS_STACK_KAFKA_SCRAM_USER must be letters, digits, '.', '_' or '-', got '$KAFKA_SCRAM_USER'"
   for name in KAFKA_PORT KAFKA_CONTROLLER_PORT CLICKHOUSE_PORT CLICKHOUSE_HTTP_PORT \
@@ -308,7 +323,13 @@ service_ports() {
 
 service_address() {
   case $1 in
-    kafka) echo "kafka://$HOST:$KAFKA_PORT${KAFKA_SASL_PORT:+ sasl_ssl://$HOST:$KAFKA_SASL_PORT} (controller $HOST:$KAFKA_CONTROLLER_PORT)" ;;
+    kafka)
+      if [[ $KAFKA_SECURE == 1 ]]; then
+        echo "sasl_ssl://$HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT, plaintext)"
+      else
+        echo "kafka://$HOST:$KAFKA_PORT${KAFKA_SASL_PORT:+ sasl_ssl://$HOST:$KAFKA_SASL_PORT} (controller $HOST:$KAFKA_CONTROLLER_PORT)"
+      fi
+      ;;
     clickhouse) echo "tcp://$HOST:$CLICKHOUSE_PORT http://$HOST:$CLICKHOUSE_HTTP_PORT" ;;
     prometheus) echo "http://$HOST:$PROMETHEUS_PORT" ;;
     alertmanager) echo "http://$HOST:$ALERTMANAGER_PORT" ;;
@@ -329,6 +350,13 @@ service_healthy() {
   case $1 in
     kafka)
       local metadata
+      if [[ $KAFKA_SECURE == 1 ]]; then
+        # Debian's kcat (librdkafka) fails SCRAM against this broker where the Java and
+        # kafka-python clients pass: check the TLS handshake against the local CA.
+        port_open "$KAFKA_PORT" && openssl s_client -connect "$HOST:$KAFKA_PORT" \
+          -CAfile "$KAFKA_TLS_DIR/ca.crt" -verify_return_error </dev/null >/dev/null 2>&1
+        return
+      fi
       port_open "$KAFKA_PORT" &&
         metadata=$(kcat -b "$HOST:$KAFKA_PORT" -L -m 3 2>/dev/null) &&
         [[ $metadata == *"broker 1 at"* ]]
@@ -474,7 +502,11 @@ kafka_render() {
   mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
   listeners="PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT"
   protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
-  if [[ -n $KAFKA_SASL_PORT ]]; then
+  if [[ $KAFKA_SECURE == 1 ]]; then
+    # No PLAINTEXT broker listener at all; the controller's stays on loopback.
+    listeners="SASL_SSL://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT"
+    protocols="CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL"
+  elif [[ -n $KAFKA_SASL_PORT ]]; then
     listeners+=",SASL_SSL://$HOST:$KAFKA_SASL_PORT"
     protocols+=",SASL_SSL:SASL_SSL"
   fi
@@ -487,7 +519,7 @@ listeners=$listeners
 advertised.listeners=$listeners
 listener.security.protocol.map=$protocols
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name=${listeners%%:*}
 log.dirs=$KAFKA_DIR/data
 num.partitions=4
 auto.create.topics.enable=false
@@ -500,7 +532,9 @@ group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 log.segment.bytes=268435456
 EOF
-  [[ -z $KAFKA_SASL_PORT ]] || kafka_sasl_properties >>"$props.tmp"
+  [[ -z $KAFKA_SASL_PORT && $KAFKA_SECURE == 0 ]] || kafka_sasl_properties >>"$props.tmp"
+  [[ $KAFKA_SECURE == 0 ]] || kafka_secure_properties >>"$props.tmp"
+  chmod 600 "$props.tmp" # it holds the keystore's and the super user's passwords
   mv -f -- "$props.tmp" "$props"
 }
 
@@ -561,6 +595,29 @@ listener.name.sasl_ssl.ssl.key.password=$store_password
 EOF
 }
 
+# The secure profile: brokers talk to each other as the super user over SASL_SSL,
+# and the authorizer allows nothing else that no ACL allows.
+kafka_secure_properties() {
+  local password
+  password=$(secret_file "$KAFKA_TLS_DIR/scram.password")
+  echo "$KAFKA_SCRAM_USER" >"$KAFKA_TLS_DIR/scram.user"
+  cat <<EOF
+# Secure profile (TOUCHPOINTS_STACK_KAFKA_SECURE=1): ACLs, one super user.
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+# The broker is a client of its own listener too: it trusts the local CA.
+listener.name.sasl_ssl.ssl.truststore.type=PEM
+listener.name.sasl_ssl.ssl.truststore.location=$KAFKA_TLS_DIR/ca.crt
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_SCRAM_USER" password="$password";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+# ANONYMOUS is the broker itself on the PLAINTEXT controller listener (127.0.0.1 only),
+# which needs CLUSTER_ACTION before any ACL can exist; SASL_SSL has no anonymous client.
+super.users=User:$KAFKA_SCRAM_USER;User:ANONYMOUS
+# A refused login is answered, then closed after this delay, so that clients read why.
+connection.failed.authentication.delay.ms=2000
+EOF
+}
+
 # Creates (or updates) the SCRAM user through the PLAINTEXT listener, once per
 # password; the credential lives in the cluster metadata, so it survives restarts.
 kafka_scram_user() {
@@ -604,15 +661,20 @@ kafka_format() {
   cluster_id=$(<"$id_file")
   say "kafka: formatting the KRaft storage (cluster id $cluster_id, single-node dynamic quorum)"
   kafka_java_command
+  local scram=()
+  # The secure profile has no listener to create its super user through: the
+  # credential is written into the metadata log with the storage.
+  [[ $KAFKA_SECURE == 0 ]] ||
+    scram=(--add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$(secret_file "$KAFKA_TLS_DIR/scram.password")]")
   "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-    --config "$KAFKA_DIR/server.properties" --standalone >"$KAFKA_DIR/logs/format.log" 2>&1 || {
+    --config "$KAFKA_DIR/server.properties" --standalone "${scram[@]}" >"$KAFKA_DIR/logs/format.log" 2>&1 || {
     tail -n 20 -- "$KAFKA_DIR/logs/format.log" >&2
     die "kafka: formatting the storage failed: see $KAFKA_DIR/logs/format.log"
   }
 }
 
 kafka_start() {
-  [[ -z $KAFKA_SASL_PORT ]] || kafka_tls_generate
+  [[ -z $KAFKA_SASL_PORT && $KAFKA_SECURE == 0 ]] || kafka_tls_generate
   kafka_render
   kafka_format
   kafka_java_command

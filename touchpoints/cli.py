@@ -142,6 +142,8 @@ def topics_create(partitions: int) -> None:
     min.insync.replicas TOUCHPOINTS_KAFKA_TOPIC_MIN_INSYNC_REPLICAS (2); a single broker
     needs both at 1 (deploy/local/single-node.env).
     """
+    from kafka.errors import AuthorizationError
+
     from touchpoints.admin import TooFewBrokersError, create_topics
     from touchpoints.kafka_connect import KafkaUnreachable
 
@@ -150,6 +152,11 @@ def topics_create(partitions: int) -> None:
         created = create_topics(kafka, partitions)
     except (KafkaUnreachable, TooFewBrokersError) as error:
         raise click.ClickException(str(error)) from error
+    except AuthorizationError as error:
+        raise click.ClickException(
+            f"the Kafka user {kafka.sasl_username or 'ANONYMOUS'!r} may not create the topics "
+            f"({type(error).__name__}): run this as the CLI's user (`touchpoints acls show`)"
+        ) from error
     for name in kafka.topics.all():
         click.echo(f"{name}: {'created' if name in created else 'exists'}")
 

@@ -36,14 +36,19 @@ class FaultStack:
     clickhouse_http_port: int = 18123
     prometheus_port: int = 19090
     alertmanager_port: int = 19093
+    # The secure profile: kafka_port speaks SASL_SSL only, ACLs are enforced (no SASL port).
+    kafka_secure: bool = False
 
     def script_env(self) -> dict[str, str]:
         """The ``TOUCHPOINTS_STACK_*`` variables that point stack.sh at this instance."""
         return {
+            "TOUCHPOINTS_STACK_KAFKA_SECURE": "1" if self.kafka_secure else "0",
             "TOUCHPOINTS_STACK_DIR": str(self.state_dir),
             "TOUCHPOINTS_STACK_KAFKA_PORT": str(self.kafka_port),
             "TOUCHPOINTS_STACK_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
-            "TOUCHPOINTS_STACK_KAFKA_SASL_PORT": str(self.kafka_sasl_port),
+            "TOUCHPOINTS_STACK_KAFKA_SASL_PORT": ""
+            if self.kafka_secure
+            else str(self.kafka_sasl_port),
             "TOUCHPOINTS_STACK_CLICKHOUSE_PORT": str(self.clickhouse_port),
             "TOUCHPOINTS_STACK_CLICKHOUSE_HTTP_PORT": str(self.clickhouse_http_port),
             "TOUCHPOINTS_STACK_PROMETHEUS_PORT": str(self.prometheus_port),

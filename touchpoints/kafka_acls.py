@@ -3,8 +3,11 @@
 The one place the layout is written down: ``touchpoints acls apply`` creates it
 on a broker, ``touchpoints acls show`` prints it (the table in
 docs/security.md is its output), and the secure-profile tests check each row.
-It is derived from :class:`schemas.topics.Topics`, the worker's app id and the
-writer's group id, so a topic added there is granted here without a second edit.
+It is derived from :class:`schemas.topics.Topics`, the writer's routes
+(:func:`sinks.routes.routes`), the worker's app id and the writer's group id, so
+a result topic added there is granted here without a second edit. The worker's
+topics are listed by name below: a unit test fails when a topic of ``Topics``
+is granted to nobody.
 
 A broker with ``allow.everyone.if.no.acl.found=false`` (the secure stack profile,
 ``TOUCHPOINTS_STACK_KAFKA_SECURE=1``) refuses everything not listed below. READ
@@ -35,6 +38,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.settings import ENV_PREFIX
 from schemas.topics import Topics
+from sinks.routes import routes
 
 Component = Literal["producer", "worker", "writer", "cli"]
 Resource = Literal["TOPIC", "GROUP", "CLUSTER"]
@@ -99,10 +103,7 @@ def layout(topics: Topics, worker_app_id: str, writer_group_id: str) -> tuple[Gr
         topics.identity, topics.journey_commands, topics.journeys, topics.identity_links,
         topics.merges,
     )  # fmt: skip
-    writer_reads = (
-        topics.events, topics.deadletter, topics.journeys, topics.identity_links, topics.merges,
-        topics.scores, topics.degradations,
-    )  # fmt: skip
+    writer_reads = tuple(routes(topics))  # the writer's own table of result topics
     grants: list[Grant] = [
         Grant("producer", "TOPIC", "LITERAL", topics.raw, ("WRITE",), "send events"),
         Grant("producer", "CLUSTER", "LITERAL", CLUSTER_NAME, ("IDEMPOTENT_WRITE",),

@@ -212,12 +212,13 @@ def _read(kafka: KafkaSettings, topic: str, group: str | None = None) -> None:
     consumer = KafkaConsumer(**kafka.kafka_python_config(), group_id=group,
                              enable_auto_commit=False, auto_offset_reset="earliest")  # fmt: skip
     try:
-        if group is None:  # as the writer's and the tests' readers do: assign, then position
+        if group is None:
+            # Offsets need DESCRIBE (the CLI's user has it), records need READ.
             partition = TopicPartition(topic, 0)
             consumer.assign([partition])
             consumer.position(partition)
-            return
-        consumer.subscribe([topic])
+        else:
+            consumer.subscribe([topic])
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             consumer.poll(timeout_ms=500)

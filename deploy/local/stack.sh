@@ -105,7 +105,7 @@ Environment (defaults in brackets):
   TOUCHPOINTS_STACK_KAFKA_SECURE           1: the secure profile: KAFKA_PORT speaks SASL_SSL only
                                            (no PLAINTEXT listener), the controller listener stays
                                            PLAINTEXT on 127.0.0.1, ACLs are enforced and the SCRAM
-                                           user is the only super user; then run
+                                           user is the only client super user; then run
                                            \`touchpoints acls apply\` as that user [0]
   TOUCHPOINTS_STACK_START_TIMEOUT          seconds to wait for each service to be healthy [120]
   TOUCHPOINTS_STACK_STOP_TIMEOUT           seconds between SIGTERM and SIGKILL on down [20]

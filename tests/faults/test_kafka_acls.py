@@ -10,6 +10,7 @@ outside the layout of :mod:`touchpoints.kafka_acls`.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -190,12 +191,17 @@ def test_each_component_works_as_its_own_principal(secure: SecureKafka, tmp_path
     assert seen == {str(e.event_id) for e in events}
     log = worker.log_path.read_text(errors="replace")
     assert "AuthorizationFailed" not in log and "AUTHORIZATION_FAILED" not in log, log[-3000:]
+    # Its tables' changelogs: topics it made itself, under its app id's prefix.
+    admin = admin_client(secure.kafka(None))
+    try:
+        own = [t for t in admin.list_topics() if t.startswith(f"{secure.app_id}-")]
+    finally:
+        admin.close()
+    assert any(t.endswith("-changelog") for t in own), own
 
 
 def _items(value: bytes | None) -> list[dict[str, object]]:
     """The events of one record of ``tp.events`` (one JSON event, or an array of them)."""
-    import json
-
     decoded = json.loads(value or b"null")
     return decoded if isinstance(decoded, list) else [decoded]
 
@@ -239,6 +245,8 @@ def test_each_component_is_refused_outside_its_acls(secure: SecureKafka) -> None
         _read(writer, topics.raw)
     with pytest.raises(TopicAuthorizationFailedError):
         _read(cli, topics.raw)
+    with pytest.raises(TopicAuthorizationFailedError):  # the worker reads raw, never writes it
+        _write(secure.kafka("worker"), topics.raw)
     # The writer's user reads result topics in its own group only, not the worker's.
     with pytest.raises(GroupAuthorizationFailedError):
         _read(writer, topics.events, group=secure.app_id)

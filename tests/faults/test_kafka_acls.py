@@ -5,12 +5,13 @@ One broker for the module, from ``deploy/local/stack.sh`` with
 its own (19292, controller 19294); the users and ACLs come from
 ``touchpoints acls apply`` and the topics from ``touchpoints topics create`` run
 as the CLI's own principal. Each component works as itself and is refused
-outside the layout of :mod:`touchpoints.kafka_acls`.
+outside the layout of :mod:`touchpoints.kafka_acls`. The writer inserts into a
+database of its own on the shared stack's ClickHouse (dropped after), which
+``make test`` has up like for every integration test.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -30,10 +31,13 @@ from pydantic import SecretStr
 from producers.producer import EventProducer
 from producers.settings import ProducerSettings
 from schemas.events import EVENT_ADAPTER, SOURCES
-from schemas.settings import KafkaSettings
+from schemas.settings import ClickHouseSettings, KafkaSettings
+from sinks.clickhouse import connect
 from tests.builders import event_dict
-from tests.faults.harness import Component, wait_until
+from tests.conftest import StackPorts
+from tests.faults.harness import Component, query, wait_until
 from tests.faults.stack import FaultStack
+from touchpoints.admin import migrate
 from touchpoints.kafka_acls import Component as Role
 from touchpoints.kafka_acls import KafkaAclSettings
 from touchpoints.kafka_connect import KafkaUnreachable, admin_client
@@ -157,7 +161,22 @@ def test_the_broker_has_no_unauthenticated_listener(secure: SecureKafka) -> None
         admin_client(plaintext, timeout=6).close()
 
 
-def test_each_component_works_as_its_own_principal(secure: SecureKafka, tmp_path: Path) -> None:
+@pytest.fixture
+def database(stack: StackPorts, secure: SecureKafka) -> Iterator[ClickHouseSettings]:
+    """A migrated database of this module on the shared stack's ClickHouse; dropped after."""
+    clickhouse = ClickHouseSettings(port=stack.clickhouse, database=f"acl_{secure.run_id}")
+    migrate(clickhouse)
+    yield clickhouse
+    client = connect(clickhouse, database="default")
+    try:
+        client.execute(f"DROP DATABASE IF EXISTS {clickhouse.database}")
+    finally:
+        client.disconnect()
+
+
+def test_each_component_works_as_its_own_principal(
+    secure: SecureKafka, database: ClickHouseSettings, tmp_path: Path
+) -> None:
     topics = secure.kafka(None).topics
     events = [EVENT_ADAPTER.validate_python(event_dict(SOURCES[i % len(SOURCES)]))
               for i in range(60)]  # fmt: skip
@@ -166,44 +185,49 @@ def test_each_component_works_as_its_own_principal(secure: SecureKafka, tmp_path
             producer.send(event)
     assert producer.delivered_total == len(events)
 
-    # A real worker, as tp-worker: it reads raw, keeps its group, makes its own topics.
+    # A real worker as tp-worker (reads raw, keeps its group, makes its own topics) and a
+    # real writer as tp-writer (every result topic, its own group, commits after insert).
+    clickhouse_env = {
+        "TOUCHPOINTS_CLICKHOUSE_PORT": str(database.port),
+        "TOUCHPOINTS_CLICKHOUSE_DATABASE": database.database,
+        "TOUCHPOINTS_WRITER_METRICS_PORT": "0",
+    }
     worker = Component("worker", ("worker",), secure.env("worker"), tmp_path)
+    writer = Component("writer", ("writer",), {**secure.env("writer"), **clickhouse_env}, tmp_path)
     worker.start()
-    seen: set[str] = set()
-    consumer = KafkaConsumer(**secure.kafka("writer").kafka_python_config(),
-                             group_id=secure.writer_group, auto_offset_reset="earliest",
-                             enable_auto_commit=False)  # fmt: skip
+    writer.start()
     try:
-        consumer.subscribe([topics.events])
-
-        def all_events_read() -> bool:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    seen.update(str(e["event_id"]) for e in _items(record.value))
-            return len(seen) >= len(events)
-
-        took = wait_until(all_events_read, 180, "the worker's events read by the writer's user")
-        consumer.commit()  # the writer commits to its own group
+        took = wait_until(
+            lambda: query(database, "SELECT count() FROM events FINAL")[0][0] == len(events),
+            180,
+            "the events in ClickHouse through tp-worker and tp-writer",
+        )
     finally:
-        consumer.close()
+        writer.stop()
         worker.stop()
-    print(f"events through the worker in {took:.1f}s")
-    assert seen == {str(e.event_id) for e in events}
-    log = worker.log_path.read_text(errors="replace")
-    assert "AuthorizationFailed" not in log and "AUTHORIZATION_FAILED" not in log, log[-3000:]
-    # Its tables' changelogs: topics it made itself, under its app id's prefix.
+    print(f"events through the worker and the writer in {took:.1f}s")
+    stored = {row[0] for row in query(database, "SELECT toString(event_id) FROM events")}
+    assert stored == {str(e.event_id) for e in events}
+    for component in (worker, writer):
+        log = component.log_path.read_text(errors="replace")
+        assert "AuthorizationFailed" not in log and "AUTHORIZATION_FAILED" not in log, log[-3000:]
+    # The worker's tables' changelogs: topics it made itself, under its app id's prefix.
     admin = admin_client(secure.kafka(None))
     try:
         own = [t for t in admin.list_topics() if t.startswith(f"{secure.app_id}-")]
     finally:
         admin.close()
     assert any(t.endswith("-changelog") for t in own), own
-
-
-def _items(value: bytes | None) -> list[dict[str, object]]:
-    """The events of one record of ``tp.events`` (one JSON event, or an array of them)."""
-    decoded = json.loads(value or b"null")
-    return decoded if isinstance(decoded, list) else [decoded]
+    # The writer's group committed its offsets on the result topics.
+    consumer = KafkaConsumer(**secure.kafka("writer").kafka_python_config(),
+                             group_id=secure.writer_group, enable_auto_commit=False)  # fmt: skip
+    try:
+        partitions = [TopicPartition(topics.events, p)
+                      for p in sorted(consumer.partitions_for_topic(topics.events) or ())]  # fmt: skip
+        committed = sum(consumer.committed(tp) or 0 for tp in partitions)
+    finally:
+        consumer.close()
+    assert committed > 0, "the writer committed nothing on tp.events"
 
 
 def _write(kafka: KafkaSettings, topic: str) -> None:

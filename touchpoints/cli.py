@@ -442,10 +442,10 @@ def deadletters_replay_quarantine() -> None:
     was parked, once (progress is kept in a consumer group), and ingested like
     new: valid events are stored, bad ones dead-lettered with their reason.
     """
-    from touchpoints.replay import replay_quarantine
+    from touchpoints.replay import quarantine_group, replay_quarantine
 
     kafka, worker = load(KafkaSettings), load(WorkerSettings)
-    sent = replay_quarantine(kafka, load(ProducerSettings), f"{worker.app_id}-quarantine-replay")
+    sent = replay_quarantine(kafka, load(ProducerSettings), quarantine_group(worker.app_id))
     topics = kafka.topics
     click.echo(f"replayed {sent} parked inputs from {topics.quarantine} to {topics.raw}")
 

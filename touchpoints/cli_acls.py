@@ -28,7 +28,7 @@ def _current_layout() -> tuple[KafkaAclSettings, tuple[Grant, ...]]:
 
 @click.group("acls")
 def acls() -> None:
-    """Kafka users and ACLs per component (producer, worker, writer, cli).
+    """Kafka users and ACLs per component (producer, feeds, worker, writer, replay, cli).
 
     \b
     touchpoints acls show                     the layout, as a Markdown table

@@ -39,13 +39,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.settings import ENV_PREFIX
 from schemas.topics import Topics
 from sinks.routes import routes
+from touchpoints.replay import quarantine_group
 
-Component = Literal["producer", "worker", "writer", "cli"]
+Component = Literal["producer", "feeds", "worker", "writer", "replay", "cli"]
 Resource = Literal["TOPIC", "GROUP", "CLUSTER"]
 Pattern = Literal["LITERAL", "PREFIXED"]
 Operation = Literal["READ", "WRITE", "CREATE", "DESCRIBE", "DESCRIBE_CONFIGS", "IDEMPOTENT_WRITE"]
 
-COMPONENTS: tuple[Component, ...] = ("producer", "worker", "writer", "cli")
+COMPONENTS: tuple[Component, ...] = ("producer", "feeds", "worker", "writer", "replay", "cli")
 CLUSTER_NAME = "kafka-cluster"  # the one name a CLUSTER resource has
 _SCRAM_ITERATIONS = 8192
 _NAME = r"^[A-Za-z0-9._\-]+$"
@@ -61,9 +62,13 @@ class KafkaAclSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}KAFKA_ACL_", frozen=True)
 
     producer_user: str = Field(default="tp-producer", pattern=_NAME,
-                               description="collector, feeds and simulator")  # fmt: skip
+                               description="the collector and the simulator")  # fmt: skip
+    feeds_user: str = Field(default="tp-feeds", pattern=_NAME, description="`touchpoints feed`")
     worker_user: str = Field(default="tp-worker", pattern=_NAME)
     writer_user: str = Field(default="tp-writer", pattern=_NAME)
+    replay_user: str = Field(
+        default="tp-replay", pattern=_NAME, description="`touchpoints deadletters replay...`"
+    )
     cli_user: str = Field(
         default="tp-cli", pattern=_NAME, description="`touchpoints topics create`"
     )
@@ -72,8 +77,10 @@ class KafkaAclSettings(BaseSettings):
         """The SCRAM user name of ``component``."""
         users: dict[Component, str] = {
             "producer": self.producer_user,
+            "feeds": self.feeds_user,
             "worker": self.worker_user,
             "writer": self.writer_user,
+            "replay": self.replay_user,
             "cli": self.cli_user,
         }
         return users[component]
@@ -108,6 +115,10 @@ def layout(topics: Topics, worker_app_id: str, writer_group_id: str) -> tuple[Gr
         Grant("producer", "TOPIC", "LITERAL", topics.raw, ("WRITE",), "send events"),
         Grant("producer", "CLUSTER", "LITERAL", CLUSTER_NAME, ("IDEMPOTENT_WRITE",),
               "idempotent producer id (brokers before 3.0; WRITE suffices since)"),
+        Grant("feeds", "TOPIC", "LITERAL", topics.raw, ("WRITE",), "send events"),
+        Grant("feeds", "TOPIC", "LITERAL", topics.deadletter, ("WRITE",), "unreadable lines"),
+        Grant("feeds", "CLUSTER", "LITERAL", CLUSTER_NAME, ("IDEMPOTENT_WRITE",),
+              "idempotent producer id (brokers before 3.0)"),
     ]  # fmt: skip
     for topic in dict.fromkeys(worker_reads + worker_writes):
         reads: tuple[Operation, ...] = ("READ",) if topic in worker_reads else ()
@@ -124,6 +135,14 @@ def layout(topics: Topics, worker_app_id: str, writer_group_id: str) -> tuple[Gr
         Grant("writer", "TOPIC", "LITERAL", t, ("READ",), "result topics") for t in writer_reads
     ]
     grants.append(Grant("writer", "GROUP", "LITERAL", writer_group_id, ("READ",), "its group"))
+    grants += [
+        Grant("replay", "TOPIC", "LITERAL", topics.raw, ("WRITE",), "replayed inputs"),
+        Grant("replay", "TOPIC", "LITERAL", topics.quarantine, ("READ",), "parked records"),
+        Grant("replay", "GROUP", "LITERAL", quarantine_group(worker_app_id), ("READ",),
+              "the quarantine replay's progress"),
+        Grant("replay", "CLUSTER", "LITERAL", CLUSTER_NAME, ("IDEMPOTENT_WRITE",),
+              "idempotent producer id (brokers before 3.0)"),
+    ]  # fmt: skip
     if topics.prefix:
         grants.append(Grant("cli", "TOPIC", "PREFIXED", topics.prefix, ("CREATE", "DESCRIBE"),
                             "create the pipeline's topics"))  # fmt: skip

@@ -129,6 +129,11 @@ def replay(
     return ReplayResult(replayed=sent, skipped_truncated=skipped)
 
 
+def quarantine_group(app_id: str) -> str:
+    """The consumer group that keeps the quarantine replay's progress (its ACL too)."""
+    return f"{app_id}-quarantine-replay"
+
+
 def replay_quarantine(kafka: KafkaSettings, producer_settings: ProducerSettings, group: str) -> int:
     """Move the quarantine topic's records, as they were parked, back to the raw topic.
 

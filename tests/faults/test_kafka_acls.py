@@ -263,8 +263,12 @@ def test_each_component_is_refused_outside_its_acls(secure: SecureKafka) -> None
         _read(producer, topics.events)
     with pytest.raises(TopicAuthorizationFailedError):
         _write(producer, topics.events)
+    with pytest.raises(TopicAuthorizationFailedError):  # the feeds' user may, not this one
+        _write(producer, topics.deadletter)
     with pytest.raises(TopicAuthorizationFailedError):
         _write(writer, topics.raw)
+    with pytest.raises(TopicAuthorizationFailedError):  # replay writes raw only
+        _write(secure.kafka("replay"), topics.events)
     with pytest.raises(TopicAuthorizationFailedError):
         _read(writer, topics.raw)
     with pytest.raises(TopicAuthorizationFailedError):
@@ -282,4 +286,6 @@ def test_each_component_is_refused_outside_its_acls(secure: SecureKafka) -> None
     assert "Traceback" not in done.stderr
     # Sanity: the same calls pass where the layout allows them.
     _write(producer, topics.raw)
+    _write(secure.kafka("feeds"), topics.deadletter)
+    _write(secure.kafka("replay"), topics.raw)
     _write(secure.kafka("worker"), topics.events)

@@ -8,6 +8,7 @@ from schemas.topics import Topics
 from sinks.routes import routes
 from touchpoints.kafka_acls import COMPONENTS, KafkaAclSettings, kafka_acls, layout, markdown
 from touchpoints.paths import REPO_ROOT
+from touchpoints.replay import quarantine_group
 
 TOPICS = Topics("tp.")
 GRANTS = layout(TOPICS, "touchpoints", "touchpoints-writer")
@@ -38,14 +39,20 @@ def test_the_writer_reads_exactly_its_routes_in_its_own_group_and_writes_nothing
     assert not [g for g in GRANTS if g.component == "writer" and g.resource == "CLUSTER"]
 
 
-def test_every_topic_is_written_by_someone_and_read_by_the_worker_or_the_writer() -> None:
+def test_feeds_write_raw_and_their_unreadable_lines_and_replay_reads_only_the_quarantine() -> None:
+    assert topic_ops("feeds") == {TOPICS.raw: {"WRITE"}, TOPICS.deadletter: {"WRITE"}}
+    assert topic_ops("replay") == {TOPICS.raw: {"WRITE"}, TOPICS.quarantine: {"READ"}}
+    groups = [g.name for g in GRANTS if g.component == "replay" and g.resource == "GROUP"]
+    assert groups == [quarantine_group("touchpoints")]
+
+
+def test_every_topic_is_written_by_someone_and_read_by_someone() -> None:
     writers = {
         t for c in ("producer", "worker") for t, ops in topic_ops(c).items() if "WRITE" in ops
     }
-    readers = {t for c in ("worker", "writer") for t, ops in topic_ops(c).items() if "READ" in ops}
+    readers = {t for c in COMPONENTS for t, ops in topic_ops(c).items() if "READ" in ops}
     assert writers == set(TOPICS.all())
-    # tp.quarantine reaches no table yet (issue 15): parked for an operator, read by nobody.
-    assert readers == set(TOPICS.all()) - {TOPICS.quarantine}
+    assert readers == set(TOPICS.all())
 
 
 def test_the_worker_keeps_its_group_and_its_faust_topics_by_prefix_only() -> None:
@@ -67,12 +74,15 @@ def test_only_the_cli_creates_topics_and_only_under_the_prefix() -> None:
 
 
 def test_each_grant_becomes_one_allow_acl_per_operation_for_its_own_user() -> None:
-    users = KafkaAclSettings(producer_user="p", worker_user="w", writer_user="r", cli_user="c")
+    users = KafkaAclSettings(producer_user="p", feeds_user="f", worker_user="w",
+                             writer_user="r", replay_user="q", cli_user="c")  # fmt: skip
     acls = kafka_acls(GRANTS, users)
     assert len(acls) == sum(len(g.operations) for g in GRANTS)
     raw = [a for a in acls if a.resource_pattern.resource_name == TOPICS.raw]
     assert {(a.principal, a.operation) for a in raw} == {
         ("User:p", ACLOperation.WRITE),
+        ("User:f", ACLOperation.WRITE),
+        ("User:q", ACLOperation.WRITE),
         ("User:w", ACLOperation.READ),
     }
     prefixed = [

@@ -30,6 +30,7 @@ from schemas.deadletter import DeadLetter
 from schemas.events import TouchpointEvent
 from schemas.scores import Degradation, InteractionScore
 from stream_processors.labels import LabelGuard
+from stream_processors.scoring.records import PublishedScore
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 # Late data spans seconds (a web beacon) to days (a backfill, a late feed).
@@ -130,7 +131,7 @@ class IngestMetrics:
     def accepted(
         self,
         event: TouchpointEvent,
-        score: InteractionScore,
+        score: InteractionScore | PublishedScore,
         now: datetime,
         written: datetime | None,
     ) -> None:

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemas.deadletter import Origin
+from schemas.timeutil import to_utc_millis
 from stream_processors.ingest.deadletter_policy import UNKNOWN_SOURCE, DeadLetterPolicy, Decision
 from stream_processors.ingest.outputs import Taken
 from stream_processors.ingest.validation import Accepted, IngestPolicy, ingest_record
 from stream_processors.labels import LabelGuard
 from stream_processors.metrics import IngestMetrics
-from stream_processors.scoring.records import score_record
+from stream_processors.scoring.records import score_published
 from stream_processors.scoring.rules import ScoringRules
 
 
@@ -46,6 +47,7 @@ class Ingest:
     def take(self, records: Iterable[RawRecord], now: datetime) -> Taken:
         """Validate, score and route every item of ``records``: one pass per event."""
         taken = Taken()
+        scored_at = to_utc_millis(now)
         for record in records:
             origin = record.origin
             for result in ingest_record(record.value, origin, now, self.policy):
@@ -56,7 +58,7 @@ class Ingest:
                     taken.park(record.key, record.value, result)
                     self.metrics.parked(source or UNKNOWN_SOURCE)
                 elif isinstance(result, Accepted):
-                    score = score_record(result.event, self.rules, now)
+                    score = score_published(result.event, self.rules, scored_at)
                     taken.accept(origin.partition, result.event, score)
                     self.metrics.accepted(result.event, score, now, origin.timestamp)
                 else:

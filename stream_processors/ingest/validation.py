@@ -250,35 +250,46 @@ def _ingest_batch(
     if len(raw) > policy.max_batch_bytes:
         detail = f"batch record is {len(raw)} bytes, limit is {policy.max_batch_bytes}"
         return [Rejected(_dead_letter(raw, origin, now, policy, Reason.TOO_LARGE, detail, {}))]
-    if len(raw) > policy.max_event_bytes:
-        return _ingest_items(raw, origin, now, policy)  # an item may be too large: sized each
-    try:
-        events = EVENTS_ADAPTER.validate_json(raw)  # the common case: every item is valid
-    except ValidationError:
-        return _ingest_items(raw, origin, now, policy)
-    if not events:
-        return [_empty_batch(raw, origin, now, policy)]
-    if not all(_in_time(e, now, policy) for e in events):
-        return _ingest_items(raw, origin, now, policy)  # an item is ill-timed
-    return [_accepted(event, origin, index, now) for index, event in enumerate(events)]
-
-
-def _ingest_items(
-    raw: bytes, origin: Origin, now: datetime, policy: IngestPolicy
-) -> list[Accepted | Rejected]:
-    """A batch checked item by item: a large one, or one with a bad item.
-
-    An item that validates, fits ``max_event_bytes`` and is timely is accepted
-    as it is; any other goes through :func:`ingest` on its own bytes, which
-    says why it is a dead letter. (Every item of the simulator's 500-event
-    records came this way, each encoded and decoded again first.)
-    """
     try:
         items = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return [ingest(raw, origin, now, policy)]  # says why: not JSON
+        return _unreadable_batch(raw, origin, now, policy)
     if not items:
         return [_empty_batch(raw, origin, now, policy)]
+    return _ingest_items(items, raw, origin, now, policy)
+
+
+def _unreadable_batch(
+    raw: bytes, origin: Origin, now: datetime, policy: IngestPolicy
+) -> list[Accepted | Rejected]:
+    """A batch orjson cannot read, judged as it always was: by pydantic's own JSON parser.
+
+    It reads a few inputs orjson refuses (integers beyond 64 bits); whatever it
+    cannot turn into timely events is one dead letter of the record.
+    """
+    if len(raw) <= policy.max_event_bytes:
+        try:
+            events = EVENTS_ADAPTER.validate_json(raw)
+        except ValidationError:
+            events = None
+        if events is not None and not events:
+            return [_empty_batch(raw, origin, now, policy)]
+        if events and all(_in_time(e, now, policy) for e in events):
+            return [_accepted(event, origin, index, now) for index, event in enumerate(events)]
+    return [ingest(raw, origin, now, policy)]  # says why: not JSON, or what is wrong
+
+
+def _ingest_items(
+    items: list[Any], raw: bytes, origin: Origin, now: datetime, policy: IngestPolicy
+) -> list[Accepted | Rejected]:
+    """The items of a batch record (``raw``, read by orjson), checked one by one.
+
+    An item that validates, fits ``max_event_bytes`` and is timely is accepted
+    as it is; any other goes through :func:`ingest` on its own bytes, which
+    says why it is a dead letter. Each item is validated once (pydantic's
+    Python mode, which judges a JSON value as its JSON mode does: a property
+    test holds the two equal), so a bad item costs its batch nothing more.
+    """
     sized = len(raw) > policy.max_event_bytes
     valid = _ItemValidator(origin, now, policy)
     results: list[Accepted | Rejected] = []

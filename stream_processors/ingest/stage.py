@@ -51,9 +51,13 @@ class Ingest:
         for record in records:
             origin = record.origin
             for result in ingest_record(record.value, origin, now, self.policy):
-                source = self.source_key(result.source) if result.source else None
-                valid = isinstance(result, Accepted)
-                decision = self.deadletters.decide_record(source, valid, now)
+                source: str | None
+                if isinstance(result, Accepted):
+                    source = known = self.source_key(result.event.source)
+                    decision = self.deadletters.decide_valid(known, now)
+                else:
+                    source = self.source_key(result.source) if result.source else None
+                    decision = self.deadletters.decide_record(source, False, now)
                 if decision is Decision.QUARANTINE:
                     taken.park(record.key, record.value, result)
                     self.metrics.parked(source or UNKNOWN_SOURCE)

@@ -203,7 +203,8 @@ class IngestMetrics:
         """Seconds from ``written`` to ``now``, worked out once per record (its events share it)."""
         if written is not self._lag_key[0] or now is not self._lag_key[1]:
             # A producer clock ahead of the worker's would give a negative lag.
-            self._lag_key, self._lag_value = (written, now), max((now - written).total_seconds(), 0.0)
+            self._lag_key = (written, now)
+            self._lag_value = max((now - written).total_seconds(), 0.0)
         return self._lag_value
 
     def parked(self, source: str) -> None:

@@ -24,7 +24,7 @@ import orjson
 from schemas.events import CallCenterEvent, ShopEvent, SurveyEvent, TouchpointEvent, WebEvent
 from schemas.scores import InteractionScore, SurveyAnswer, score_drivers
 from schemas.timeutil import to_utc_millis
-from stream_processors.scoring.interaction import Driver, Experience, score_event
+from stream_processors.scoring.interaction import Driver, Experience, classify, price
 from stream_processors.scoring.rules import ScoringRules
 
 
@@ -117,7 +117,7 @@ def score_published(
 
     (Ingest normalises the take's clock once, not once per event.)
     """
-    scored = score_event(event, rules)
+    score, _, drivers = price(event, rules)
     kind, value = event.identifiers.primary()
     return PublishedScore(
         event_id=event.event_id,
@@ -127,10 +127,10 @@ def score_published(
         touchpoint=event.touchpoint,
         location=event.location,
         customer_key=f"{kind.value}:{value}",
-        score=scored.score,
-        experience=scored.experience,
-        rules_version=scored.rules_version,
-        drivers=scored.drivers,
+        score=score,
+        experience=classify(score, rules),
+        rules_version=rules.version,
+        drivers=drivers,
         sla_met=sla_met(event, rules),
         survey=survey_answer(event),
     )

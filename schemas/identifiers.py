@@ -84,7 +84,8 @@ class Identifiers(BaseModel):
 
     def as_fields(self) -> dict[str, str]:
         """The identifiers present by field name: ``model_dump(exclude_none=True)``, cheaper."""
-        return {name: value for _, name in _KINDS if (value := getattr(self, name))}
+        # A model's __dict__ holds exactly its fields, in declaration order (_KINDS's).
+        return {name: value for name, value in self.__dict__.items() if value}
 
     def present(self) -> list[tuple[IdentifierType, str]]:
         """All identifiers present, most preferred first."""

@@ -109,6 +109,7 @@ class IngestMetrics:
             registry=registry,
         )
         self._newest: dict[tuple[str, str], datetime] = {}
+        self._last_event: dict[tuple[str, str], Gauge] = {}
         self._lag_key: tuple[datetime | None, datetime | None] = (None, None)
         self._lag_value = 0.0
         self._series: dict[tuple[str, str, str], _Series] = {}
@@ -239,7 +240,10 @@ class IngestMetrics:
         newest = self._newest.get(key)
         if newest is None or occurred > newest:
             self._newest[key] = occurred
-            self.last_event.labels(source, touchpoint).set(occurred.timestamp())
+            child = self._last_event.get(key)
+            if child is None:
+                child = self._last_event[key] = self.last_event.labels(source, touchpoint)
+            child.set(occurred.timestamp())
 
 
 class _Series:

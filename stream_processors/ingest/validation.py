@@ -33,6 +33,8 @@ _REASON_PRIORITY: tuple[Reason, ...] = (
     Reason.INVALID_FIELD,
 )
 _MAX_DETAIL_ERRORS = 5
+_VALIDATE_EVENT = EVENT_ADAPTER.validator.validate_python
+"""``EVENT_ADAPTER.validate_python`` without its Python wrapper: called once per batch item."""
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,7 @@ class _ItemValidator:
         if item.get("received_at") is None:
             item = {**item, "received_at": self._received_at}
         try:
-            event = EVENT_ADAPTER.validate_python(item)
+            event: TouchpointEvent = _VALIDATE_EVENT(item)
         except ValidationError:
             return None
         return event if self._earliest <= event.occurred_at <= self._latest else None

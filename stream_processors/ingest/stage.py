@@ -45,28 +45,34 @@ class Ingest:
     metrics: IngestMetrics
 
     def take(self, records: Iterable[RawRecord], now: datetime) -> Taken:
-        """Validate, score and route every item of ``records``: one pass per event."""
+        """Validate, score and route every item of ``records``: one pass per event.
+
+        A valid event of a flowing source is the common case and goes first
+        (``decide_valid``); a dead letter is judged against its claimed source.
+        """
         taken = Taken()
         scored_at = to_utc_millis(now)
+        metrics, deadletters, source_key = self.metrics, self.deadletters, self.source_key
         for record in records:
             origin = record.origin
             for result in ingest_record(record.value, origin, now, self.policy):
-                source: str | None
                 if isinstance(result, Accepted):
-                    source = known = self.source_key(result.event.source)
-                    decision = self.deadletters.decide_valid(known, now)
-                else:
-                    source = self.source_key(result.source) if result.source else None
-                    decision = self.deadletters.decide_record(source, False, now)
-                if decision is Decision.QUARANTINE:
+                    event = result.event
+                    source = source_key(event.source)
+                    if deadletters.decide_valid(source, now) is Decision.PASS:
+                        score = score_published(event, self.rules, scored_at)
+                        taken.accept(origin.partition, event, score)
+                        metrics.accepted(event, score, now, origin.timestamp)
+                        continue
                     taken.park(record.key, record.value, result)
-                    self.metrics.parked(source or UNKNOWN_SOURCE)
-                elif isinstance(result, Accepted):
-                    score = score_published(result.event, self.rules, scored_at)
-                    taken.accept(origin.partition, result.event, score)
-                    self.metrics.accepted(result.event, score, now, origin.timestamp)
+                    metrics.parked(source)
+                    continue
+                claimed = source_key(result.source) if result.source else None
+                if deadletters.decide_record(claimed, False, now) is Decision.QUARANTINE:
+                    taken.park(record.key, record.value, result)
+                    metrics.parked(claimed or UNKNOWN_SOURCE)
                 else:
                     taken.reject(origin.partition, result.dead_letter)
-                    self.metrics.rejected(result.dead_letter)
+                    metrics.rejected(result.dead_letter)
         self.metrics.publish()
         return taken

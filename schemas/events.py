@@ -141,5 +141,9 @@ BUILTIN_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(
 
 
 def encode_event(event: TouchpointEvent) -> bytes:
-    """The event's JSON wire form (UTF-8). Unset optional fields are left out."""
-    return event.model_dump_json(exclude_none=True).encode()
+    """The event's JSON wire form (UTF-8). Unset optional fields are left out.
+
+    ``event.model_dump_json(exclude_none=True).encode()``, from the model's own
+    serializer straight to bytes (no str made and encoded again: it runs per event).
+    """
+    return event.__pydantic_serializer__.to_json(event, exclude_none=True)

@@ -30,6 +30,7 @@ from schemas.deadletter import DeadLetter
 from schemas.events import TouchpointEvent
 from schemas.scores import Degradation, InteractionScore
 from stream_processors.labels import LabelGuard
+from stream_processors.scoring.records import PublishedScore
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 # Late data spans seconds (a web beacon) to days (a backfill, a late feed).
@@ -107,8 +108,12 @@ class IngestMetrics:
             ("source", "touchpoint"),
             registry=registry,
         )
-        self._newest: dict[tuple[str, str], float] = {}
+        self._newest: dict[tuple[str, str], datetime] = {}
+        self._last_event: dict[tuple[str, str], Gauge] = {}
+        self._lag_key: tuple[datetime | None, datetime | None] = (None, None)
+        self._lag_value = 0.0
         self._series: dict[tuple[str, str, str], _Series] = {}
+        self._admitted: dict[tuple[str, str, str], _Series] = {}
         self._lags: list[float] = []
         self._delays: dict[str, list[float]] = {}
         self.dead_letters = counter(
@@ -130,7 +135,7 @@ class IngestMetrics:
     def accepted(
         self,
         event: TouchpointEvent,
-        score: InteractionScore,
+        score: InteractionScore | PublishedScore,
         now: datetime,
         written: datetime | None,
     ) -> None:
@@ -139,31 +144,54 @@ class IngestMetrics:
         ``now`` is when ingest validated it, ``written`` its raw record's Kafka
         timestamp (None when the record had none: neither delay is observed then).
         """
-        labels = (event.source, event.touchpoint, self._location(event.location))
-        series = self._series.get(labels)
-        if series is None:  # bound once per label set: labels() costs ~1 µs a call
-            series = self._series[labels] = _Series(self, labels)
+        source, touchpoint, occurred = event.source, event.touchpoint, event.occurred_at
+        series = self._admitted.get((source, touchpoint, event.location))
+        if series is None:
+            series = self._series_of(source, touchpoint, event.location)
         series.events += 1
-        if event.payload.friction():
+        payload = event.payload
+        if payload.friction():
             series.friction += 1
-        if any(d.signal in ERROR_SIGNALS for d in score.drivers):
-            series.errors += 1
+        for driver in score.drivers:
+            if driver.signal in ERROR_SIGNALS:
+                series.errors += 1
+                break
         series.experiences[score.experience] += 1
         series.scores.append(score.score)
-        if score.sla_met is not None:
+        met = score.sla_met
+        if met is not None:
             series.sla_measured += 1
-            if score.sla_met:
+            if met:
                 series.sla_met += 1
         if score.survey is not None:
             self.reported.labels(score.survey.about_touchpoint, score.experience).inc()
-        wait = event.payload.measured_wait()
+        wait = payload.measured_wait()
         if wait is not None:
             series.waits.append(wait)
         if written is not None:
-            self._lagged(written, now)
-            delay = (written - event.occurred_at).total_seconds()
-            self._delays.setdefault(event.source, []).append(max(delay, 0.0))
-        self._seen(event.source, event.touchpoint, event.occurred_at.timestamp())
+            self._lags.append(self._lag(written, now))
+            delay = (written - occurred).total_seconds()
+            delays = self._delays.get(source)
+            if delays is None:
+                delays = self._delays[source] = []
+            delays.append(delay if delay >= 0.0 else 0.0)
+        self._seen(source, touchpoint, occurred)
+
+    def _series_of(self, source: str, touchpoint: str, location: str) -> _Series:
+        """The series of an event's labels, its location guarded; bound once per label set.
+
+        (``labels()`` costs about 1 µs a call.) A location the guard admitted
+        stays admitted, so its series is kept under the raw labels too and the
+        next event of it skips the guard; one it refused is not kept, so the
+        guard keeps bounding what is held.
+        """
+        labels = (source, touchpoint, self._location(location))
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = _Series(self, labels)
+        if labels[2] == location:
+            self._admitted[labels] = series
+        return series
 
     def publish(self) -> None:
         """Add what :meth:`accepted` and :meth:`rejected` held to the exported metrics.
@@ -186,8 +214,15 @@ class IngestMetrics:
             self._lagged(dead_letter.origin.timestamp, dead_letter.dead_lettered_at)
 
     def _lagged(self, written: datetime, now: datetime) -> None:
-        # A producer clock ahead of the worker's would give a negative lag.
-        self._lags.append(max((now - written).total_seconds(), 0.0))
+        self._lags.append(self._lag(written, now))
+
+    def _lag(self, written: datetime, now: datetime) -> float:
+        """Seconds from ``written`` to ``now``, worked out once per record (its events share it)."""
+        if written is not self._lag_key[0] or now is not self._lag_key[1]:
+            # A producer clock ahead of the worker's would give a negative lag.
+            self._lag_key = (written, now)
+            self._lag_value = max((now - written).total_seconds(), 0.0)
+        return self._lag_value
 
     def parked(self, source: str) -> None:
         """One record of ``source`` (its dead-letter policy key) sent to quarantine."""
@@ -198,10 +233,17 @@ class IngestMetrics:
         for source, parked in sources.items():
             self.tripped.labels(source).set(1 if parked else 0)
 
-    def _seen(self, source: str, touchpoint: str, occurred: float) -> None:
-        if occurred > self._newest.get((source, touchpoint), float("-inf")):
-            self._newest[(source, touchpoint)] = occurred
-            self.last_event.labels(source, touchpoint).set(occurred)
+    def _seen(self, source: str, touchpoint: str, occurred: datetime) -> None:
+        # Compared as datetimes (whole milliseconds: the same order as their Unix
+        # seconds); the gauge is set only when the newest event time rises.
+        key = (source, touchpoint)
+        newest = self._newest.get(key)
+        if newest is None or occurred > newest:
+            self._newest[key] = occurred
+            child = self._last_event.get(key)
+            if child is None:
+                child = self._last_event[key] = self.last_event.labels(source, touchpoint)
+            child.set(occurred.timestamp())
 
 
 class _Series:

@@ -116,6 +116,7 @@ class DeadLetterPolicy:
     def __init__(self, settings: DeadLetterPolicySettings) -> None:
         self._settings = settings
         self._sources: dict[str, _SourceState] = {}
+        self._cooldown = timedelta(seconds=settings.deadletter_cooldown_seconds)
 
     def decide(self, source: str | None, valid: bool, now: datetime) -> Decision:
         """Count one record of ``source`` and say where it goes."""
@@ -144,6 +145,38 @@ class DeadLetterPolicy:
         if valid and source is not None:
             self.decide(UNKNOWN_SOURCE, True, now)
         return decision
+
+    def decide_valid(self, source: str, now: datetime) -> Decision:
+        """:meth:`decide_record` of a valid record whose source is known: the common case.
+
+        The same counts and decisions (a property test holds the two equal), at
+        less cost: a valid record moves no count but the window's, so unless the
+        window holds an invalid record it cannot trip the source, and is not judged.
+        """
+        if not self._settings.deadletter_policy_enabled:
+            return Decision.PASS
+        decision = self._count_valid(source, now)
+        self._count_valid(UNKNOWN_SOURCE, now)
+        return decision
+
+    def _count_valid(self, key: str, now: datetime) -> Decision:
+        """:meth:`decide` of one valid record of ``key``, policy enabled."""
+        state = self._sources.get(key)
+        if state is None:
+            state = self._sources[key] = _SourceState()
+        elif state.trip is not None:
+            if now - state.trip.at < self._cooldown:
+                return Decision.QUARANTINE
+            self._sources[key] = state = _SourceState()
+        window = state.window
+        window.append(False)
+        if len(window) > self._settings.deadletter_window_events:
+            state.invalid_in_window -= window.popleft()
+        state.consecutive_invalid = 0
+        if not state.invalid_in_window:
+            return Decision.PASS  # 0 invalid is never over the ratio; no run of invalid ones
+        state.trip = self._judge(key, state, now)
+        return Decision.PASS if state.trip is None else Decision.QUARANTINE
 
     def parking(self, now: datetime) -> dict[str, bool]:
         """Every source seen: True while its records are parked (tripped, cool-down running)."""

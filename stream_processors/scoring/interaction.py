@@ -73,11 +73,13 @@ def driver(signal: str, name: str, points: float) -> Driver:
     return Driver(signal=signal, name=name, points=round(points, 1))
 
 
+def _impact(d: Driver) -> tuple[float, str]:
+    return -abs(d.points), d.name
+
+
 def settle(base: float, found: Iterable[Driver]) -> tuple[float, float, tuple[Driver, ...]]:
     """``(score, unclamped, drivers)`` by the clamping rule above: zeros dropped, sorted."""
-    drivers = tuple(
-        sorted((d for d in found if d.points != 0), key=lambda d: (-abs(d.points), d.name))
-    )
+    drivers = tuple(sorted([d for d in found if d.points != 0], key=_impact))
     unclamped = base + sum(d.points for d in drivers)
     return round(min(100.0, max(0.0, unclamped)), 1), unclamped, drivers
 
@@ -91,7 +93,7 @@ def classify(score: float, rules: ScoringRules) -> Experience:
 
 def score_event(event: TouchpointEvent, rules: ScoringRules) -> ScoredInteraction:
     """Score one valid event with ``rules``. Pure; never raises for a valid event."""
-    score, unclamped, drivers = settle(rules.base, _drivers(event, rules))
+    score, unclamped, drivers = price(event, rules)
     return ScoredInteraction(
         event_id=event.event_id,
         source=event.source,
@@ -105,6 +107,16 @@ def score_event(event: TouchpointEvent, rules: ScoringRules) -> ScoredInteractio
         rules_version=rules.version,
         drivers=drivers,
     )
+
+
+def price(event: TouchpointEvent, rules: ScoringRules) -> tuple[float, float, tuple[Driver, ...]]:
+    """``(score, unclamped, drivers)`` of ``event``: :func:`score_event` without the record.
+
+    The rules below add only drivers whose rounded points are not zero (the
+    ones :func:`settle` would drop), so the name of a rule that did not fire,
+    such as a wait under its target, is never formatted.
+    """
+    return settle(rules.base, _drivers(event, rules))
 
 
 def _drivers(event: TouchpointEvent, rules: ScoringRules) -> list[Driver]:
@@ -122,21 +134,28 @@ def _drivers(event: TouchpointEvent, rules: ScoringRules) -> list[Driver]:
 _UNITS = {"latency": "ms"}
 
 
-def _overrun(rule: Overrun, measure: str, value: float, key: str, what: str) -> Driver:
-    """Driver ``<measure>_over_target``: ``value`` against the target for ``key``."""
-    unit, target = _UNITS.get(measure, "s"), rule.target_for(key)
-    name = f"{what} {value:.0f}{unit}, {value / target:.1f}x target {target:.0f}{unit}"
-    return driver(f"{measure}_over_target", name, rule.penalty(value, key))
+def _overrun(
+    found: list[Driver], rule: Overrun, measure: str, value: float, key: str, what: str
+) -> None:
+    """Driver ``<measure>_over_target``: ``value`` against the target for ``key``, if over."""
+    points = round(rule.penalty(value, key), 1)
+    if points:
+        unit, target = _UNITS.get(measure, "s"), rule.target_for(key)
+        name = f"{what} {value:.0f}{unit}, {value / target:.1f}x target {target:.0f}{unit}"
+        found.append(Driver(f"{measure}_over_target", name, points))
 
 
 def _web(event: WebEvent, rules: WebRules) -> list[Driver]:
     payload, where = event.payload, event.touchpoint
-    found = [_web_error(event, rules)]
+    found: list[Driver] = []
+    _web_error(found, event, rules)
     if payload.latency_ms is not None:
         what = f"{where} latency"
-        found.append(_overrun(rules.latency_ms, "latency", payload.latency_ms, where, what))
+        _overrun(found, rules.latency_ms, "latency", payload.latency_ms, where, what)
     clicks = payload.rage_clicks
-    found.append(driver("rage_clicks", f"{clicks} rage clicks", rules.rage_clicks.penalty(clicks)))
+    points = round(rules.rage_clicks.penalty(clicks), 1)
+    if points:
+        found.append(Driver("rage_clicks", f"{clicks} rage clicks", points))
     if payload.abandoned:
         step = payload.checkout_step or where
         found.append(driver("abandoned", f"abandoned at {step}", rules.abandoned))
@@ -145,24 +164,28 @@ def _web(event: WebEvent, rules: WebRules) -> list[Driver]:
     return found
 
 
-def _web_error(event: WebEvent, rules: WebRules) -> Driver:
+def _web_error(found: list[Driver], event: WebEvent, rules: WebRules) -> None:
     """At most one error driver: server (5xx), client (4xx) or an error event without either."""
     status, code = event.payload.status_code or 0, event.payload.error_code
-    name = f"{event.touchpoint} error" + (f" {status}" if status else "")
-    name += f" ({code})" if code else ""
     if status >= 500:
-        return driver("server_error", name, rules.server_error)
-    if status >= 400:
-        return driver("client_error", name, rules.client_error)
-    return driver("error_event", name, rules.error_event if event.payload.kind == "error" else 0)
+        signal, points = "server_error", round(rules.server_error, 1)
+    elif status >= 400:
+        signal, points = "client_error", round(rules.client_error, 1)
+    elif event.payload.kind == "error":
+        signal, points = "error_event", round(rules.error_event, 1)
+    else:
+        return  # no error: a zero driver
+    if points:
+        name = f"{event.touchpoint} error" + (f" {status}" if status else "")
+        name += f" ({code})" if code else ""
+        found.append(Driver(signal, name, points))
 
 
 def _shop(event: ShopEvent, rules: ShopRules) -> list[Driver]:
     payload, where = event.payload, event.touchpoint
-    found = []
+    found: list[Driver] = []
     if payload.wait_seconds is not None:
-        what = f"{where} wait"
-        found.append(_overrun(rules.wait_seconds, "wait", payload.wait_seconds, where, what))
+        _overrun(found, rules.wait_seconds, "wait", payload.wait_seconds, where, f"{where} wait")
     if payload.out_of_stock:
         found.append(driver("out_of_stock", "out of stock", rules.out_of_stock))
     kind = payload.kind.replace("_", " ")
@@ -180,12 +203,15 @@ def _shop(event: ShopEvent, rules: ShopRules) -> list[Driver]:
 def _call(event: CallCenterEvent, rules: CallCenterRules) -> list[Driver]:
     payload, where, queue = event.payload, event.touchpoint, event.payload.queue
     transfers = payload.transfers
-    found = [
-        _overrun(rules.wait_seconds, "wait", payload.wait_seconds, queue, f"wait in {queue} queue"),
-        _overrun(rules.talk_seconds, "handle", payload.talk_seconds, where, f"{where} handle time"),
-        _overrun(rules.hold_seconds, "hold", payload.hold_seconds, where, "on hold"),
-        driver("transfers", f"transferred {transfers}x", rules.transfers.penalty(transfers)),
-    ]
+    found: list[Driver] = []
+    _overrun(found, rules.wait_seconds, "wait", payload.wait_seconds, queue,
+             f"wait in {queue} queue")  # fmt: skip
+    _overrun(found, rules.talk_seconds, "handle", payload.talk_seconds, where,
+             f"{where} handle time")  # fmt: skip
+    _overrun(found, rules.hold_seconds, "hold", payload.hold_seconds, where, "on hold")
+    points = round(rules.transfers.penalty(transfers), 1)
+    if points:
+        found.append(Driver("transfers", f"transferred {transfers}x", points))
     disposition = payload.disposition
     points = float(getattr(rules.disposition, disposition))
     found.append(driver(f"call_{disposition}", f"call {disposition}", points))

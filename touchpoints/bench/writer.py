@@ -1,6 +1,6 @@
 """The ClickHouse writer's CPU per event, beside a bare copy of the same records.
 
-``python -m touchpoints.bench.writer [events] [seed]`` makes the pipeline's
+``python -m touchpoints.bench.writer [events] [seed] [--profile FILE]`` makes the pipeline's
 real output for a fixed workload without a worker process: the simulator
 items of ``touchpoints.bench.workload.build`` go through the worker's pure
 stages (ingest, identity, journeys; as ``touchpoints.bench.pure`` chains
@@ -10,12 +10,15 @@ this run's own (migrated as the tests do). Then, in this process:
 
 1. **writer**: the writer's own consume -> rows -> INSERT -> commit path
    (``sinks.writer.ClickHouseWriter`` with ``sinks.clickhouse.TableInserter``,
-   a fresh consumer group) over every result topic. CPU is
-   ``time.process_time`` (every thread of this process, kafka-python's
-   included) from the first assigned poll to the last commit; wall rows/s over
-   the same interval (the group join is left out). Per table: the CPU to build
-   its rows from the records (decode + ``row_of``, measured apart, offline) and
-   the client CPU inside INSERT.
+   a fresh consumer group, default batch settings) over every result topic.
+   It joins its group on the empty topics first; the records are sent after.
+   CPU is ``time.process_time`` (every thread of this process, kafka-python's
+   included) from its next poll to the commit of the last record; wall rows/s
+   over the same interval. Objects the bench made before are frozen out of
+   the garbage collector's sight (a writer process does not hold them).
+   Per table: the CPU to build its rows from the records (decode +
+   ``row_of``, measured apart afterwards, from cold memos) and the client CPU
+   inside the writer's INSERTs.
 2. **bare copy**: ``touchpoints.bench.barecopy.copy`` of the ``events`` topic
    (the ceiling ``touchpoints bench`` prints): the same records, a group-less
    consumer, one row per event, row-wise INSERT.
@@ -24,7 +27,8 @@ this run's own (migrated as the tests do). Then, in this process:
    ``columnar=True`` insert, and the writer's ``TableInserter`` (columnar,
    DateTime columns sent as integers). Client CPU per row, best of three.
 
-The run's topics, consumer group and database are deleted at the end.
+The run's topics, consumer group and database are deleted at the end. The
+machine is shared: compare figures of runs interleaved in time, not across hours.
 Health's degradations are not produced (a workload this short has few).
 """
 
@@ -51,6 +55,7 @@ from sinks.metrics import WriterMetrics
 from sinks.routes import routes
 from sinks.rows import Record, Row, TableSpec, items_of
 from sinks.settings import WriterSettings
+from sinks.values import forget as forget_memos
 from sinks.writer import ClickHouseWriter
 from stream_processors.identity.graph import IdentityGraph
 from stream_processors.identity.stage import stitch_take
@@ -235,7 +240,11 @@ def run_writer(
 def rows_by_table(
     sent: dict[str, list[Record]], kafka: KafkaSettings
 ) -> tuple[dict[str, list[Row]], dict[str, TableSpec], dict[str, float]]:
-    """Every table's rows as the writer builds them, and the CPU seconds to build each."""
+    """Every table's rows as the writer builds them, and the CPU seconds to build each.
+
+    From cold memos (``sinks.values``), in the writer's route order, as a fresh writer.
+    """
+    forget_memos()
     now = datetime.now(UTC)
     tables: dict[str, list[Row]] = {}
     specs: dict[str, TableSpec] = {}

@@ -28,6 +28,10 @@ class Batch:
     def add(self, table: TableSpec, row: Row) -> None:
         self.rows.setdefault(table, []).append(row)
 
+    def rows_of(self, table: TableSpec) -> list[Row]:
+        """The table's row list, to append a record's rows to without a lookup per row."""
+        return self.rows.setdefault(table, [])
+
     def advance(self, topic: str, partition: int, offset: int) -> None:
         """Record that everything up to and including ``offset`` is in this batch."""
         if self.started_at is None:

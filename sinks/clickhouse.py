@@ -128,7 +128,7 @@ def epoch_converter(column_type: str) -> ColumnConverter | None:
         inner = epoch_converter(array["inner"])
         if inner is None:
             return None
-        return lambda column: [inner(list(values)) for values in column]
+        return lambda column: [inner(values) for values in column]  # each makes a new list
     found = _DATETIME.match(column_type)
     if found is None:
         return None

@@ -15,7 +15,7 @@ letters on their origin), so items of one record need no lineage of their own.
 
 from __future__ import annotations
 
-import base64
+import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -178,8 +178,13 @@ def _uint(value: Any) -> int:
 
 
 def _base64(value: str) -> bytes:
-    """``DeadLetter.raw``: pydantic writes the URL-safe alphabet; the standard one is read too."""
-    return base64.urlsafe_b64decode(value.replace("+", "-").replace("/", "_"))
+    """``DeadLetter.raw``: pydantic writes the URL-safe alphabet; the standard one is read too.
+
+    The URL-safe characters turned standard, then one C decode: the same bytes and
+    the same leniency as ``base64.urlsafe_b64decode``, which makes two more passes
+    over a raw of up to 64 KiB (an encode and a translate).
+    """
+    return binascii.a2b_base64(value.replace("-", "+").replace("_", "/"))
 
 
 def unreadable(

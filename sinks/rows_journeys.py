@@ -57,6 +57,8 @@ def journey_row(snapshot: Any, lineage: Lineage) -> Row:
         )  # fmt: skip
     steps, score = journey["steps"], snapshot.get("score")
     drivers = score["drivers"] if score else []
+    # One pass over the steps (each snapshot carries them all), then one column per field.
+    columns = list(zip(*map(_step, steps), strict=True)) if steps else [()] * len(_STEP_FIELDS)
     return (
         text(journey["journey_id"]),
         count64(journey["version"]),
@@ -75,15 +77,7 @@ def journey_row(snapshot: Any, lineage: Lineage) -> Row:
         text_or_empty(journey["open_issue_kind"]),
         count(journey["late_steps"]),
         len(steps),
-        [uuid(step["event_id"]) for step in steps],
-        [timestamp(step["occurred_at"]) for step in steps],
-        [text(step["source"]) for step in steps],
-        [text(step["touchpoint"]) for step in steps],
-        [text(step["location"]) for step in steps],
-        [flag(step["friction"]) for step in steps],
-        [text_or_empty(step.get("signal")) for step in steps],
-        [flag(step.get("late", False)) for step in steps],
-        [_step_score(step.get("score")) for step in steps],
+        *map(list, columns),
         number(score["score"]) if score else 0.0,
         text(score["experience"]) if score else "",
         text(score["rules_version"]) if score else "",
@@ -93,6 +87,26 @@ def journey_row(snapshot: Any, lineage: Lineage) -> Row:
         [number(d["points"]) for d in drivers],
         timestamp(journey["updated_at"]),
         *lineage,
+    )
+
+
+_STEP_FIELDS = ("event_id", "occurred_at", "source", "touchpoint", "location", "friction",
+                "signal", "late", "score")  # fmt: skip
+"""The ``step_*`` columns, in table order: one array each, an item per step."""
+
+
+def _step(step: Any) -> tuple[object, ...]:
+    """One step's values, in :data:`_STEP_FIELDS` order."""
+    return (
+        uuid(step["event_id"]),
+        timestamp(step["occurred_at"]),
+        text(step["source"]),
+        text(step["touchpoint"]),
+        text(step["location"]),
+        flag(step["friction"]),
+        text_or_empty(step.get("signal")),
+        flag(step.get("late", False)),
+        _step_score(step.get("score")),
     )
 
 

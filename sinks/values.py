@@ -8,6 +8,13 @@ aware datetimes, UUID text to UUIDs, booleans to 0/1) and refuses, with
 an insert that fails for one bad value is not retryable and would stop the
 writer, while a refused item only becomes a sink dead letter of its own.
 Ranges and enumerations are the worker's business, not checked here.
+
+:func:`timestamp` and :func:`uuid` remember the values they made (both are
+immutable): one event's id and time come back in its score, its identity
+links and every later version of its journey, and the times a take stamps
+(``received_at``, ``scored_at``) repeat across the take. Parsing was the
+largest per-row cost of the writer (``python -m touchpoints.bench.writer``).
+Each memo is cleared when it holds ``_MEMO_LIMIT`` values, which bounds it.
 """
 
 from __future__ import annotations
@@ -18,6 +25,16 @@ from uuid import UUID
 
 _UINT32_MAX = 0xFFFF_FFFF
 _UINT64_MAX = 0xFFFF_FFFF_FFFF_FFFF
+_MEMO_LIMIT = 1 << 16
+"""Values each memo holds at most (a few MiB): more than one batch's distinct ids."""
+_uuids: dict[str, UUID] = {}
+_timestamps: dict[str, datetime] = {}
+
+
+def forget() -> None:
+    """Empty the memos (a bench measuring parsing from cold, as a fresh writer starts)."""
+    _uuids.clear()
+    _timestamps.clear()
 
 
 def text(value: Any) -> str:
@@ -83,7 +100,13 @@ def numbers(values: Any) -> list[float]:
 
 def uuid(value: Any) -> UUID:
     """A UUID column's value; clickhouse-driver would fail the whole insert on bad text."""
-    return UUID(text(value))
+    found = _uuids.get(value) if type(value) is str else None
+    if found is None:
+        found = UUID(text(value))
+        if len(_uuids) >= _MEMO_LIMIT:
+            _uuids.clear()
+        _uuids[value] = found
+    return found
 
 
 def timestamp(value: Any) -> datetime:
@@ -91,6 +114,16 @@ def timestamp(value: Any) -> datetime:
 
     The same normalisation as ``schemas.timeutil.UtcMillis``; a naive time is refused.
     """
+    found = _timestamps.get(value) if type(value) is str else None
+    if found is None:
+        found = _parse_timestamp(value)
+        if len(_timestamps) >= _MEMO_LIMIT:
+            _timestamps.clear()
+        _timestamps[value] = found
+    return found
+
+
+def _parse_timestamp(value: Any) -> datetime:
     moment = datetime.fromisoformat(text(value))
     offset = moment.utcoffset()
     if offset is None:

@@ -176,14 +176,33 @@ class ClickHouseWriter:
         except ValueError as error:  # orjson's JSONDecodeError included
             self._dead_letter(record, error, ingested_at, lineage)
         else:
-            table, row_of, add = route.table, route.row_of, self._batch.add
-            for index, item in enumerate(items):
-                try:
-                    add(table, row_of(item, lineage))
-                except ITEM_ERRORS as error:
-                    at = (index, item) if batched else None
-                    self._dead_letter(record, error, ingested_at, lineage, at)
+            rows = self._batch.rows_of(route.table)
+            row_of, append, start = route.row_of, rows.append, len(rows)
+            try:  # the usual case: every item makes a row; no per-item bookkeeping
+                for item in items:
+                    append(row_of(item, lineage))
+            except ITEM_ERRORS:
+                del rows[start:]  # this record's rows, made again item by item
+                self._route_items(record, items, batched, ingested_at, lineage)
         self._batch.advance(record.topic, record.partition, record.offset)
+
+    def _route_items(
+        self,
+        record: Record,
+        items: list[Any],
+        batched: bool,
+        ingested_at: datetime,
+        lineage: Lineage,
+    ) -> None:
+        """Each item's row, or a dead letter of its own for an item that makes none."""
+        route = self._routes[record.topic]
+        append = self._batch.rows_of(route.table).append
+        for index, item in enumerate(items):
+            try:
+                append(route.row_of(item, lineage))
+            except ITEM_ERRORS as error:
+                at = (index, item) if batched else None
+                self._dead_letter(record, error, ingested_at, lineage, at)
 
     def _dead_letter(
         self,
@@ -263,11 +282,15 @@ class ClickHouseWriter:
         written_at = self._now()
         for table, rows in batch.rows.items():
             self._metrics.rows.labels(table.name).inc(len(rows))
+        children: dict[object, Any] = {}  # one labels() lookup per source, not per row
+        histogram = self._metrics.event_to_queryable
         for row in batch.rows.get(EVENTS, ()):
             occurred_at, source = row[_OCCURRED_AT], row[_SOURCE]
             assert isinstance(occurred_at, datetime)
-            latency = (written_at - occurred_at).total_seconds()
-            self._metrics.event_to_queryable.labels(source).observe(max(latency, 0.0))
+            child = children.get(source)
+            if child is None:
+                child = children[source] = histogram.labels(source)
+            child.observe(max((written_at - occurred_at).total_seconds(), 0.0))
 
     def _new_batch(self) -> Batch:
         return Batch(self._settings.max_batch_rows, self._settings.max_batch_seconds, self._clock)

@@ -126,7 +126,9 @@ class Decision:
     component: Component | None
 
 
-def decide(event: Linkable, lookups: Lookups, policy: IdentityPolicy) -> Decision:
+def decide(
+    event: Linkable, lookups: Lookups, policy: IdentityPolicy, nodes: list[Node] | None = None
+) -> Decision:
     """Decide the canonical key, merges and guard actions for one event.
 
     ``lookups`` holds the current :class:`Resolution` of the event's known
@@ -134,8 +136,10 @@ def decide(event: Linkable, lookups: Lookups, policy: IdentityPolicy) -> Decisio
     graph needed. Pure. Idempotent in effect: deciding the same event again
     against the state it produced changes no key and reports no merge (the
     guard's counts are sets, so they do not grow either). Never raises.
+    ``nodes``, when given, is ``event.identifiers.present()`` (already listed by the caller).
     """
-    nodes = event.identifiers.present()
+    if nodes is None:
+        nodes = event.identifiers.present()
     blocked = [node for node in nodes if policy.blocks(node)]
     held = [node for node in nodes if node not in blocked and _quarantined(lookups.get(node))]
     candidates = [node for node in nodes if node not in blocked and node not in held]

@@ -101,7 +101,7 @@ class IdentityGraph:
         known = settled(event, nodes, lookups, self.policy)
         if known is not None:
             return known, {}
-        decision = decide(event, lookups, self.policy)
+        decision = decide(event, lookups, self.policy, nodes)
         changed = self._write(decision)
         return decision.result, self.entries(changed)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Literal, TypeAlias
 from uuid import UUID
 
@@ -21,9 +22,13 @@ CUSTOMER = IdentifierType.CUSTOMER_ID
 _RANK: dict[IdentifierType, int] = {kind: rank for rank, kind in enumerate(IdentifierType)}
 
 
+_PREFIX: dict[IdentifierType, str] = {kind: f"{kind.value}:" for kind in IdentifierType}
+"""Each type's key prefix: on the hot path, so no enum ``.value`` lookup per key."""
+
+
 def node_key(node: Node) -> str:
     """``"<type>:<value>"``: a node as a string key (also the canonical key format)."""
-    return f"{node[0].value}:{node[1]}"
+    return _PREFIX[node[0]] + node[1]
 
 
 def parse_node(key: str) -> Node:
@@ -65,8 +70,9 @@ class Component:
         if self.customer is None and self.anchor is None:
             raise ValueError("a component needs a customer_id or an anchor")
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """Computed once per component value (read for every event that resolves to it)."""
         if self.customer is not None:
             return node_key((CUSTOMER, self.customer))
         assert self.anchor is not None  # guaranteed by __post_init__

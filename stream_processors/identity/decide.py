@@ -96,6 +96,8 @@ __all__ = [
     "is_customer_key",
     "node_key",
     "parse_node",
+    "settled",
+    "unseen",
 ]
 
 
@@ -212,6 +214,47 @@ def settled(
     key = component.key
     keys = {node_key(node): key for node in nodes}
     return LinkResult(event_id=event.event_id, key=key, keys_before=keys, keys_after=keys)
+
+
+def unseen(event: Linkable, nodes: list[Node], policy: IdentityPolicy) -> Decision:
+    """:func:`decide` for an event none of whose identifiers is known (empty lookups).
+
+    A new visitor's first event, a new session of an unknown device: its
+    linkable identifiers form one new component, keyed by its customer_id if it
+    carries one, else by its preferred identifier (all were first seen now);
+    blocked ones are refused. Nothing can be quarantined or merged. Pure; a
+    property test holds it equal to :func:`decide` with empty lookups.
+    """
+    at = event.occurred_at
+    blocked: list[Node] = []
+    joining: list[Node] = []
+    customer: str | None = None
+    for node in nodes:
+        if policy.blocks(node):
+            blocked.append(node)
+        else:
+            joining.append(node)
+            if node[0] is CUSTOMER:
+                customer = node[1]
+    nobody: tuple[str, ...] = ()
+    seen_with = nobody if customer is None else (customer,)
+    records = {
+        node: IdentifierRecord(at, nobody if node[0] is CUSTOMER else seen_with) for node in joining
+    }
+    component: Component | None = None
+    key: str | None = None
+    if joining:
+        anchors = [Anchor(at, node) for node in joining if node[0] is not CUSTOMER]
+        component = Component(customer, anchors[0] if anchors else None)
+        key = component.key
+    result = LinkResult(
+        event_id=event.event_id,
+        key=key,
+        keys_before=dict.fromkeys(map(node_key, nodes)),
+        keys_after={node_key(node): None if node in blocked else key for node in nodes},
+        refusals=tuple(Refusal(node, "blocked") for node in blocked),
+    )
+    return Decision(result, records, tuple(joining), component)
 
 
 def _quarantined(found: Resolution | None) -> bool:

@@ -36,6 +36,7 @@ from stream_processors.identity.decide import (
     node_key,
     parse_node,
     settled,
+    unseen,
 )
 
 FORMAT = 1
@@ -94,14 +95,19 @@ class IdentityGraph:
 
         An event whose identifiers are already joined and that teaches the guard
         nothing (:func:`~stream_processors.identity.decide.settled`) is answered from
-        the lookups alone: no decision, nothing to write.
+        the lookups alone: no decision, nothing to write. One none of whose
+        identifiers is known is decided without lookups
+        (:func:`~stream_processors.identity.decide.unseen`).
         """
         nodes = event.identifiers.present()
         lookups = {node: found for node in nodes if (found := self.lookup(node)) is not None}
-        known = settled(event, nodes, lookups, self.policy)
-        if known is not None:
-            return known, {}
-        decision = decide(event, lookups, self.policy, nodes)
+        if lookups:
+            known = settled(event, nodes, lookups, self.policy)
+            if known is not None:
+                return known, {}
+            decision = decide(event, lookups, self.policy, nodes)
+        else:
+            decision = unseen(event, nodes, self.policy)
         changed = self._write(decision)
         return decision.result, self.entries(changed)
 

@@ -53,9 +53,7 @@ class IdentityPolicy:
             raise ValueError("max_customers_per_identifier must be at least 1")
         # The prefixes that apply to each type, for one ``str.startswith`` per check.
         prefixes = {
-            kind: tuple(
-                sorted(p for of, p in self.blocked_prefixes if of is None or of is kind)
-            )
+            kind: tuple(sorted(p for of, p in self.blocked_prefixes if of is None or of is kind))
             for kind in IdentifierType
         }
         object.__setattr__(self, "_prefixes", prefixes)

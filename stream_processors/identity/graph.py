@@ -90,16 +90,20 @@ class IdentityGraph:
         """
         return self.link_with_changes(event)[0]
 
-    def link_with_changes(self, event: Linkable) -> tuple[LinkResult, dict[str, Entry]]:
+    def link_with_changes(
+        self, event: Linkable, nodes: list[Node] | None = None
+    ) -> tuple[LinkResult, dict[str, Entry]]:
         """:meth:`link`, plus the :meth:`entries` that changed (what a store must write).
 
         An event whose identifiers are already joined and that teaches the guard
         nothing (:func:`~stream_processors.identity.decide.settled`) is answered from
         the lookups alone: no decision, nothing to write. One none of whose
         identifiers is known is decided without lookups
-        (:func:`~stream_processors.identity.decide.unseen`).
+        (:func:`~stream_processors.identity.decide.unseen`). ``nodes``, when
+        given, is ``event.identifiers.present()`` (listed once by the caller).
         """
-        nodes = event.identifiers.present()
+        if nodes is None:
+            nodes = event.identifiers.present()
         lookups = {node: found for node in nodes if (found := self.lookup(node)) is not None}
         if lookups:
             known = settled(event, nodes, lookups, self.policy)

@@ -22,11 +22,11 @@ import orjson
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from schemas.events import TouchpointEvent
-from schemas.identifiers import Identifiers
+from schemas.identifiers import Identifiers, IdentifierType
 from schemas.journeys import IdentityLink, LinkStatus, MergeRecord, Step
 from schemas.scores import InteractionScore
 from schemas.timeutil import UtcMillis, to_utc_millis
-from stream_processors.identity.decide import Linkable, LinkResult, Quarantine
+from stream_processors.identity.decide import Linkable, LinkResult, Node, Quarantine
 from stream_processors.identity.graph import Entry, IdentityGraph
 from stream_processors.journeys.commands import EncodedPlace, MoveOut, PlaceStep
 from stream_processors.journeys.steps import step_of, step_values
@@ -89,6 +89,19 @@ class StitchItem:
     occurred_at: datetime
     identifiers: Identifiers
     step: bytes
+    nodes: list[Node]
+    """``identifiers.present()``, listed once when the item is read."""
+
+    @classmethod
+    def of(
+        cls, event_id: UUID, occurred_at: datetime, identifiers: Identifiers, step: bytes
+    ) -> StitchItem:
+        return cls(event_id, occurred_at, identifiers, step, identifiers.present())
+
+
+_KINDS: tuple[tuple[IdentifierType, str], ...] = tuple(
+    (kind, kind.value) for kind in IdentifierType
+)
 
 
 def stitch_items(value: bytes) -> list[StitchItem]:
@@ -102,8 +115,10 @@ def stitch_items(value: bytes) -> list[StitchItem]:
         StitchItem(
             event_id=UUID(item["event_id"]),
             occurred_at=to_utc_millis(datetime.fromisoformat(item["occurred_at"])),
-            identifiers=Identifiers.model_validate(item["identifiers"]),
+            identifiers=Identifiers.model_validate(ids := item["identifiers"]),
             step=orjson.dumps(item["step"]),
+            # what the validated identifiers' present() lists (all values are non-empty strings)
+            nodes=[(kind, found) for kind, name in _KINDS if (found := ids.get(name))],
         )
         for item in (parsed if isinstance(parsed, list) else [parsed])
     ]
@@ -165,7 +180,7 @@ def stitch_encoded(
     equal byte for byte to ``IdentityLink.model_dump_json()`` (a unit test
     holds them so); the :class:`Stitched` returned carries no ``links``.
     """
-    result, entries = graph.link_with_changes(item)
+    result, entries = graph.link_with_changes(item, item.nodes)
     return _stitched(item, result, entries, item.step, now, ()), encode_links(item, result, now)
 
 

@@ -53,7 +53,7 @@ def items(draw: st.DrawFn) -> list[StitchItem]:
         )
         at = NOW + timedelta(minutes=draw(st.integers(-60, 60)))
         step = orjson.dumps({"n": index})
-        found.append(StitchItem(uuid.UUID(int=draw(st.integers(0, 2**128 - 1))), at, ids, step))
+        found.append(StitchItem.of(uuid.UUID(int=draw(st.integers(0, 2**128 - 1))), at, ids, step))
     return found
 
 
@@ -80,7 +80,7 @@ def test_encoded_links_are_the_models_json(arriving: list[StitchItem], now: date
 def test_a_first_sight_publishes_one_link_per_identifier_and_a_repeat_none() -> None:
     graph = IdentityGraph(POLICY)
     ids = Identifiers(anonymous_id="anon-1", session_id="sess-1")
-    first = StitchItem(uuid.UUID(int=1), NOW, ids, b"{}")
+    first = StitchItem.of(uuid.UUID(int=1), NOW, ids, b"{}")
     result = graph.link(first)
     links = [orjson.loads(link) for link in encode_links(first, result, NOW)]
     assert [(link["identifier"], link["canonical_key"]) for link in links] == [

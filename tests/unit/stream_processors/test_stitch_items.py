@@ -61,6 +61,7 @@ def test_a_stitch_item_reads_back_as_the_stitch_input_model(seed: int) -> None:
         (item,) = stitch_items(b"[" + written + b"]")
         assert (item.event_id, item.occurred_at) == (model.event_id, model.occurred_at)
         assert item.identifiers == model.identifiers
+        assert item.nodes == model.identifiers.present()
         place = EncodedPlace("customer_id:c-1", item.step)
         assert place.decoded() == PlaceStep(key="customer_id:c-1", step=model.step)
         assert COMMAND_ADAPTER.validate_json(place.encode()) == place.decoded()

@@ -112,6 +112,7 @@ class IdentityGraph:
             decision = decide(event, lookups, self.policy, nodes)
         else:
             decision = unseen(event, nodes, self.policy)
+            return decision.result, self.entries(self._add(decision))
         changed = self._write(decision)
         return decision.result, self.entries(changed)
 
@@ -201,6 +202,23 @@ class IdentityGraph:
             changed.add(root)
         self._components[root] = decision.component
         return changed
+
+    def _add(self, decision: Decision) -> tuple[Node, ...]:
+        """:meth:`_write` for a decision of :func:`unseen`: its members are all new nodes.
+
+        They form one new component, rooted where :meth:`_write` would root it
+        (all of size one: the greatest node key). Returns the nodes written.
+        """
+        members = decision.members
+        if not members or decision.component is None:
+            return ()
+        self._records.update(decision.records)
+        root = max(members, key=node_key)
+        for node in members:
+            self._parent[node] = root
+        self._size[root] = len(members)
+        self._components[root] = decision.component
+        return members
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot (strings, ints, lists); :meth:`from_dict` reads it back."""

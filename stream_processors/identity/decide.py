@@ -244,14 +244,20 @@ def unseen(event: Linkable, nodes: list[Node], policy: IdentityPolicy) -> Decisi
     component: Component | None = None
     key: str | None = None
     if joining:
-        anchors = [Anchor(at, node) for node in joining if node[0] is not CUSTOMER]
-        component = Component(customer, anchors[0] if anchors else None)
+        # all first seen now: the anchor is the most preferred non-customer identifier
+        first = next((node for node in joining if node[0] is not CUSTOMER), None)
+        component = Component(customer, None if first is None else Anchor(at, first))
         key = component.key
+    keys = [node_key(node) for node in nodes]
     result = LinkResult(
         event_id=event.event_id,
         key=key,
-        keys_before=dict.fromkeys(map(node_key, nodes)),
-        keys_after={node_key(node): None if node in blocked else key for node in nodes},
+        keys_before=dict.fromkeys(keys),
+        keys_after=(
+            dict.fromkeys(keys, key)
+            if not blocked
+            else {k: None if node in blocked else key for k, node in zip(keys, nodes, strict=True)}
+        ),
         refusals=tuple(Refusal(node, "blocked") for node in blocked),
     )
     return Decision(result, records, tuple(joining), component)

@@ -233,21 +233,33 @@ def encode_links(event: Linkable, result: LinkResult, now: datetime) -> list[byt
 
     Raises ``ValueError`` for a naive ``now`` or event time, as the model would.
     """
-    encoded: list[bytes] = []
     before = result.keys_before
-    for identifier, after in result.keys_after.items():
-        if after == before.get(identifier):
-            continue
-        record = {
-            "identifier": identifier,
-            "canonical_key": after,
-            "status": "linked" if after else "quarantined",
-            "event_id": event.event_id,
-            "occurred_at": to_utc_millis(event.occurred_at),
-            "linked_at": to_utc_millis(now),
-        }
-        encoded.append(orjson.dumps(record, option=orjson.OPT_UTC_Z))
-    return encoded
+    changed = [
+        (identifier, after)
+        for identifier, after in result.keys_after.items()
+        if after != before.get(identifier)
+    ]
+    if not changed:  # a settled event, or a repeat
+        return []
+    event_id, occurred_at, linked_at = (
+        event.event_id,
+        to_utc_millis(event.occurred_at),
+        to_utc_millis(now),
+    )
+    return [
+        orjson.dumps(
+            {
+                "identifier": identifier,
+                "canonical_key": after,
+                "status": "linked" if after else "quarantined",
+                "event_id": event_id,
+                "occurred_at": occurred_at,
+                "linked_at": linked_at,
+            },
+            option=orjson.OPT_UTC_Z,
+        )
+        for identifier, after in changed
+    ]
 
 
 def _links(event: Linkable, result: LinkResult, now: datetime) -> tuple[IdentityLink, ...]:

@@ -47,7 +47,7 @@ Partitioning (how the Faust wiring can use this; not implemented here)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -129,7 +129,7 @@ class Decision:
 
 
 def decide(
-    event: Linkable, lookups: Lookups, policy: IdentityPolicy, nodes: list[Node] | None = None
+    event: Linkable, lookups: Lookups, policy: IdentityPolicy, nodes: Sequence[Node] | None = None
 ) -> Decision:
     """Decide the canonical key, merges and guard actions for one event.
 
@@ -178,7 +178,7 @@ def decide(
 
 
 def settled(
-    event: Linkable, nodes: list[Node], lookups: Lookups, policy: IdentityPolicy
+    event: Linkable, nodes: Sequence[Node], lookups: Lookups, policy: IdentityPolicy
 ) -> LinkResult | None:
     """What :func:`decide` would report for an event that changes nothing, or None.
 
@@ -216,7 +216,7 @@ def settled(
     return LinkResult(event_id=event.event_id, key=key, keys_before=keys, keys_after=keys)
 
 
-def unseen(event: Linkable, nodes: list[Node], policy: IdentityPolicy) -> Decision:
+def unseen(event: Linkable, nodes: Sequence[Node], policy: IdentityPolicy) -> Decision:
     """:func:`decide` for an event none of whose identifiers is known (empty lookups).
 
     A new visitor's first event, a new session of an unknown device: its
@@ -307,7 +307,7 @@ def _merges(
 
 
 def _keys_after(
-    nodes: list[Node],
+    nodes: Sequence[Node],
     joining: list[Node],
     lookups: Lookups,
     records: Mapping[Node, IdentifierRecord],

@@ -15,7 +15,7 @@ Not thread-safe; one instance per partition's worth of identifiers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -91,7 +91,7 @@ class IdentityGraph:
         return self.link_with_changes(event)[0]
 
     def link_with_changes(
-        self, event: Linkable, nodes: list[Node] | None = None
+        self, event: Linkable, nodes: Sequence[Node] | None = None
     ) -> tuple[LinkResult, dict[str, Entry]]:
         """:meth:`link`, plus the :meth:`entries` that changed (what a store must write).
 

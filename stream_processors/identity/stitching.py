@@ -89,14 +89,14 @@ class StitchItem:
     occurred_at: datetime
     identifiers: Identifiers
     step: bytes
-    nodes: list[Node]
+    nodes: tuple[Node, ...]
     """``identifiers.present()``, listed once when the item is read."""
 
     @classmethod
     def of(
         cls, event_id: UUID, occurred_at: datetime, identifiers: Identifiers, step: bytes
     ) -> StitchItem:
-        return cls(event_id, occurred_at, identifiers, step, identifiers.present())
+        return cls(event_id, occurred_at, identifiers, step, tuple(identifiers.present()))
 
 
 _KINDS: tuple[tuple[IdentifierType, str], ...] = tuple(
@@ -108,20 +108,42 @@ def stitch_items(value: bytes) -> list[StitchItem]:
     """The items of a stitching-input record (a batch, or a single item as a batch of one).
 
     Raises ``ValueError`` (orjson's or pydantic's) or ``KeyError`` for a record
-    that is not one.
+    that is not one. A session's events carry the same identifiers: each
+    distinct set is validated once per record (the models are frozen, so its
+    items share them).
     """
     parsed = orjson.loads(value)
+    known: dict[tuple[tuple[str, str], ...], tuple[Identifiers, tuple[Node, ...]]] = {}
     return [
         StitchItem(
             event_id=UUID(item["event_id"]),
             occurred_at=to_utc_millis(datetime.fromisoformat(item["occurred_at"])),
-            identifiers=Identifiers.model_validate(ids := item["identifiers"]),
+            identifiers=(found := _identifiers(item["identifiers"], known))[0],
             step=orjson.dumps(item["step"]),
-            # what the validated identifiers' present() lists (all values are non-empty strings)
-            nodes=[(kind, found) for kind, name in _KINDS if (found := ids.get(name))],
+            nodes=found[1],
         )
         for item in (parsed if isinstance(parsed, list) else [parsed])
     ]
+
+
+def _identifiers(
+    fields: Any, known: dict[tuple[tuple[str, str], ...], tuple[Identifiers, tuple[Node, ...]]]
+) -> tuple[Identifiers, tuple[Node, ...]]:
+    """An item's validated identifiers and their nodes, validated once per distinct set."""
+    seen: tuple[tuple[str, str], ...] = ()
+    try:
+        seen = tuple(fields.items())
+        found = known.get(seen)
+    except (AttributeError, TypeError):  # not a dict of strings: validation says why
+        found = None
+    if found is None:
+        identifiers = Identifiers.model_validate(fields)  # refuses no identifier, hence no ()
+        # what the validated identifiers' present() lists (all values are non-empty strings)
+        nodes = tuple((kind, value) for kind, name in _KINDS if (value := fields.get(name)))
+        found = (identifiers, nodes)
+        if seen:
+            known[seen] = found
+    return found
 
 
 STITCH_INPUT_ADAPTER: TypeAdapter[StitchInput] = TypeAdapter(StitchInput)

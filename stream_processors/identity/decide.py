@@ -92,6 +92,7 @@ __all__ = [
     "Quarantine",
     "Refusal",
     "Resolution",
+    "customer_of",
     "decide",
     "is_customer_key",
     "node_key",
@@ -145,9 +146,10 @@ def decide(
     blocked = [node for node in nodes if policy.blocks(node)]
     held = [node for node in nodes if node not in blocked and _quarantined(lookups.get(node))]
     candidates = [node for node in nodes if node not in blocked and node not in held]
-    customer = winner(event.identifiers.customer_id, candidates, lookups)
+    customer_id = customer_of(nodes)
+    customer = winner(customer_id, candidates, lookups)
     joining = [node for node in candidates if may_join(lookups.get(node), customer)]
-    explicit = customer is not None and customer == event.identifiers.customer_id
+    explicit = customer is not None and customer == customer_id
     records = {
         node: observe(
             node,
@@ -193,7 +195,7 @@ def settled(
     if not nodes or len(lookups) != len(nodes):
         return None
     component = lookups[nodes[0]].component
-    customer = event.identifiers.customer_id
+    customer = customer_of(nodes)
     if component.customer != customer and customer is not None:
         return None
     at = event.occurred_at
@@ -261,6 +263,11 @@ def unseen(event: Linkable, nodes: Sequence[Node], policy: IdentityPolicy) -> De
         refusals=tuple(Refusal(node, "blocked") for node in blocked),
     )
     return Decision(result, records, tuple(joining), component)
+
+
+def customer_of(nodes: Sequence[Node]) -> str | None:
+    """The event's own customer_id, read from its nodes (``present()`` lists it first)."""
+    return nodes[0][1] if nodes and nodes[0][0] is CUSTOMER else None
 
 
 def _quarantined(found: Resolution | None) -> bool:

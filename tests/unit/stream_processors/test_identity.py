@@ -21,6 +21,7 @@ from stream_processors.identity.decide import (
     Node,
     Refusal,
     Resolution,
+    customer_of,
     decide,
     node_key,
     parse_node,
@@ -465,6 +466,7 @@ def test_an_event_of_unknown_identifiers_is_decided_without_lookups_exactly_as_d
     for e in events:
         nodes = e.identifiers.present()
         fast, general = IdentityGraph(policy), IdentityGraph(policy)
+        assert customer_of(nodes) == e.identifiers.customer_id
         decision = decide(e, {}, policy)
         assert unseen(e, nodes, policy) == decision
         written = general.entries(general._write(decision))

@@ -22,7 +22,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from schemas.events import TouchpointEvent
-from schemas.identifiers import Identifiers, IdentifierType
+from schemas.identifiers import Identifiers
 from schemas.journeys import IdentityLink, LinkStatus, MergeRecord, Step
 from schemas.scores import InteractionScore
 from schemas.timeutil import UtcMillis, to_utc_millis
@@ -99,51 +99,51 @@ class StitchItem:
         return cls(event_id, occurred_at, identifiers, step, tuple(identifiers.present()))
 
 
-_KINDS: tuple[tuple[IdentifierType, str], ...] = tuple(
-    (kind, kind.value) for kind in IdentifierType
-)
-
-
 def stitch_items(value: bytes) -> list[StitchItem]:
     """The items of a stitching-input record (a batch, or a single item as a batch of one).
 
     Raises ``ValueError`` (orjson's or pydantic's) or ``KeyError`` for a record
     that is not one. A session's events carry the same identifiers: each
-    distinct set is validated once per record (the models are frozen, so its
-    items share them).
+    distinct set is validated once per record, all in one call (the models are
+    frozen, so the items that carry a set share it).
     """
     parsed = orjson.loads(value)
-    known: dict[tuple[tuple[str, str], ...], tuple[Identifiers, tuple[Node, ...]]] = {}
+    rows = parsed if isinstance(parsed, list) else [parsed]
+    sets = _identifier_sets([row["identifiers"] for row in rows])
     return [
         StitchItem(
-            event_id=UUID(item["event_id"]),
-            occurred_at=to_utc_millis(datetime.fromisoformat(item["occurred_at"])),
-            identifiers=(found := _identifiers(item["identifiers"], known))[0],
-            step=orjson.dumps(item["step"]),
-            nodes=found[1],
+            event_id=UUID(row["event_id"]),
+            occurred_at=to_utc_millis(datetime.fromisoformat(row["occurred_at"])),
+            identifiers=identifiers,
+            step=orjson.dumps(row["step"]),
+            nodes=nodes,
         )
-        for item in (parsed if isinstance(parsed, list) else [parsed])
+        for row, (identifiers, nodes) in zip(rows, sets, strict=True)
     ]
 
 
-def _identifiers(
-    fields: Any, known: dict[tuple[tuple[str, str], ...], tuple[Identifiers, tuple[Node, ...]]]
-) -> tuple[Identifiers, tuple[Node, ...]]:
-    """An item's validated identifiers and their nodes, validated once per distinct set."""
-    seen: tuple[tuple[str, str], ...] = ()
-    try:
-        seen = tuple(fields.items())
-        found = known.get(seen)
-    except (AttributeError, TypeError):  # not a dict of strings: validation says why
-        found = None
-    if found is None:
-        identifiers = Identifiers.model_validate(fields)  # refuses no identifier, hence no ()
-        # what the validated identifiers' present() lists (all values are non-empty strings)
-        nodes = tuple((kind, value) for kind, name in _KINDS if (value := fields.get(name)))
-        found = (identifiers, nodes)
-        if seen:
-            known[seen] = found
-    return found
+_IdentifierSet = tuple[Identifiers, tuple[Node, ...]]
+_IDENTIFIERS_ADAPTER: TypeAdapter[list[Identifiers]] = TypeAdapter(list[Identifiers])
+
+
+def _identifier_sets(given: list[Any]) -> list[_IdentifierSet]:
+    """Each item's validated identifiers and their nodes (``present()``), in order."""
+    keys: list[tuple[tuple[str, Any], ...]] = []
+    distinct: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    for fields in given:
+        try:
+            key = tuple(fields.items())
+            distinct.setdefault(key, fields)
+        except (AttributeError, TypeError):  # not a dict of strings: validation says why
+            Identifiers.model_validate(fields)
+            raise ValueError(f"identifiers must be an object of strings, not {fields!r}") from None
+        keys.append(key)
+    validated = _IDENTIFIERS_ADAPTER.validate_python(list(distinct.values()))
+    found: dict[tuple[tuple[str, Any], ...], _IdentifierSet] = {
+        key: (identifiers, tuple(identifiers.present()))
+        for key, identifiers in zip(distinct, validated, strict=True)
+    }
+    return [found[key] for key in keys]
 
 
 STITCH_INPUT_ADAPTER: TypeAdapter[StitchInput] = TypeAdapter(StitchInput)

@@ -143,36 +143,46 @@ def decide(
     """
     if nodes is None:
         nodes = event.identifiers.present()
-    blocked = [node for node in nodes if policy.blocks(node)]
-    held = [node for node in nodes if node not in blocked and _quarantined(lookups.get(node))]
-    candidates = [node for node in nodes if node not in blocked and node not in held]
+    get = lookups.get
+    blocked: list[Node] = []
+    held: list[Node] = []
+    candidates: list[Node] = []
+    for node in nodes:
+        if policy.blocks(node):
+            blocked.append(node)
+        elif _quarantined(get(node)):
+            held.append(node)
+        else:
+            candidates.append(node)
     customer_id = customer_of(nodes)
     customer = winner(customer_id, candidates, lookups)
-    joining = [node for node in candidates if may_join(lookups.get(node), customer)]
+    joining = [node for node in candidates if may_join(get(node), customer)]
+    refused = [node for node in candidates if node not in joining]
     explicit = customer is not None and customer == customer_id
+    at = event.occurred_at
     records = {
         node: observe(
-            node,
-            lookups.get(node),
-            customer,
-            event.occurred_at,
-            joins=node in joining,
-            explicit=explicit,
-            policy=policy,
+            node, get(node), customer, at, joins=node in joining, explicit=explicit, policy=policy
         )
         for node in candidates
     }
     component = _joined(joining, lookups, records, customer)
+    key = component.key if component else None
+    keys = [node_key(node) for node in nodes]
     result = LinkResult(
         event_id=event.event_id,
-        key=component.key if component else None,
-        keys_before={node_key(node): _key_of(lookups.get(node)) for node in nodes},
-        keys_after=_keys_after(nodes, joining, lookups, records, component),
+        key=key,
+        keys_before={k: _key_of(get(node)) for k, node in zip(keys, nodes, strict=True)},
+        keys_after=_keys_after(nodes, keys, joining, lookups, records, key),
         merges=_merges(event, joining, lookups, component),
         refusals=(
-            *(Refusal(node, "blocked") for node in blocked),
-            *(Refusal(node, "quarantined") for node in held),
-            *(Refusal(node, "other_customer") for node in candidates if node not in joining),
+            (
+                *(Refusal(node, "blocked") for node in blocked),
+                *(Refusal(node, "quarantined") for node in held),
+                *(Refusal(node, "other_customer") for node in refused),
+            )
+            if blocked or held or refused
+            else ()
         ),
         quarantines=_quarantines(event, records, lookups),
     )
@@ -281,9 +291,10 @@ def _key_of(found: Resolution | None) -> str | None:
 def _quarantines(
     event: Linkable, records: Mapping[Node, IdentifierRecord], lookups: Lookups
 ) -> tuple[Quarantine, ...]:
-    found = (
+    found = (  # only a record that comes back quarantined can be news
         quarantine_of(node, lookups.get(node), record, event.event_id, event.occurred_at)
         for node, record in records.items()
+        if record.quarantined
     )
     return tuple(report for report in found if report is not None)
 
@@ -315,19 +326,20 @@ def _merges(
 
 def _keys_after(
     nodes: Sequence[Node],
+    keys: list[str],
     joining: list[Node],
     lookups: Lookups,
     records: Mapping[Node, IdentifierRecord],
-    component: Component | None,
+    key: str | None,
 ) -> dict[str, str | None]:
-    """Each identifier's key after the event: None when blocked or quarantined."""
+    """Each identifier's key after the event (``keys``: the nodes' keys): None when refused."""
     after: dict[str, str | None] = {}
-    for node in nodes:
+    for node, name in zip(nodes, keys, strict=True):
         record = records.get(node)  # None: blocked or already quarantined
         if record is None or record.quarantined:
-            after[node_key(node)] = None
-        elif node in joining and component is not None:
-            after[node_key(node)] = component.key
+            after[name] = None
+        elif key is not None and node in joining:
+            after[name] = key
         else:
-            after[node_key(node)] = _key_of(lookups.get(node))
+            after[name] = _key_of(lookups.get(node))
     return after

@@ -104,11 +104,12 @@ class IdentityGraph:
         """
         if nodes is None:
             nodes = event.identifiers.present()
-        lookups = {node: found for node in nodes if (found := self.lookup(node)) is not None}
+        known = self._parent  # lookup() is None exactly for the nodes not in it
+        lookups = {node: self._resolve(node) for node in nodes if node in known}
         if lookups:
-            known = settled(event, nodes, lookups, self.policy)
-            if known is not None:
-                return known, {}
+            done = settled(event, nodes, lookups, self.policy)
+            if done is not None:
+                return done, {}
             decision = decide(event, lookups, self.policy, nodes)
         else:
             decision = unseen(event, nodes, self.policy)
@@ -153,6 +154,10 @@ class IdentityGraph:
         """The node's record and component, or None if it was never linked."""
         if node not in self._parent:
             return None
+        return self._resolve(node)
+
+    def _resolve(self, node: Node) -> Resolution:
+        """:meth:`lookup` of a node known to be in the graph."""
         return Resolution(self._records[node], self._components[self._find(node)])
 
     def resolve(self, node: Node) -> str | None:

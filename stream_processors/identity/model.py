@@ -7,9 +7,8 @@ Plain frozen values, no behaviour beyond naming: the vocabulary shared by
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Literal, TypeAlias
 from uuid import UUID
 
@@ -65,18 +64,22 @@ class Component:
 
     customer: str | None
     anchor: Anchor | None
+    _key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.customer is None and self.anchor is None:
-            raise ValueError("a component needs a customer_id or an anchor")
-
-    @cached_property
-    def key(self) -> str:
-        """Computed once per component value (read for every event that resolves to it)."""
         if self.customer is not None:
-            return node_key((CUSTOMER, self.customer))
-        assert self.anchor is not None  # guaranteed by __post_init__
-        return node_key(self.anchor.node)
+            key = _PREFIX[CUSTOMER] + self.customer
+        elif self.anchor is not None:
+            key = node_key(self.anchor.node)
+        else:
+            raise ValueError("a component needs a customer_id or an anchor")
+        # Named once (read for every event that resolves to it); compare=False, so
+        # equality, hashing and repr stay those of (customer, anchor).
+        object.__setattr__(self, "_key", key)
+
+    @property
+    def key(self) -> str:
+        return self._key
 
 
 @dataclass(frozen=True)

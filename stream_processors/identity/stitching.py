@@ -263,23 +263,22 @@ def encode_links(event: Linkable, result: LinkResult, now: datetime) -> list[byt
     ]
     if not changed:  # a settled event, or a repeat
         return []
-    event_id, occurred_at, linked_at = (
-        event.event_id,
-        to_utc_millis(event.occurred_at),
-        to_utc_millis(now),
-    )
+    # what every link of the event shares, written once: its id and both times
+    shared = orjson.dumps(
+        {
+            "event_id": event.event_id,
+            "occurred_at": to_utc_millis(event.occurred_at),
+            "linked_at": to_utc_millis(now),
+        },
+        option=orjson.OPT_UTC_Z,
+    )[1:]
     return [
-        orjson.dumps(
-            {
-                "identifier": identifier,
-                "canonical_key": after,
-                "status": "linked" if after else "quarantined",
-                "event_id": event_id,
-                "occurred_at": occurred_at,
-                "linked_at": linked_at,
-            },
-            option=orjson.OPT_UTC_Z,
-        )
+        b'{"identifier":'
+        + orjson.dumps(identifier)
+        + b',"canonical_key":'
+        + orjson.dumps(after)
+        + (b',"status":"linked",' if after else b',"status":"quarantined",')
+        + shared
         for identifier, after in changed
     ]
 

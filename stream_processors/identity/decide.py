@@ -47,7 +47,7 @@ Partitioning (how the Faust wiring can use this; not implemented here)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -92,10 +92,13 @@ __all__ = [
     "Quarantine",
     "Refusal",
     "Resolution",
+    "customer_of",
     "decide",
     "is_customer_key",
     "node_key",
     "parse_node",
+    "settled",
+    "unseen",
 ]
 
 
@@ -126,7 +129,9 @@ class Decision:
     component: Component | None
 
 
-def decide(event: Linkable, lookups: Lookups, policy: IdentityPolicy) -> Decision:
+def decide(
+    event: Linkable, lookups: Lookups, policy: IdentityPolicy, nodes: Sequence[Node] | None = None
+) -> Decision:
     """Decide the canonical key, merges and guard actions for one event.
 
     ``lookups`` holds the current :class:`Resolution` of the event's known
@@ -134,37 +139,50 @@ def decide(event: Linkable, lookups: Lookups, policy: IdentityPolicy) -> Decisio
     graph needed. Pure. Idempotent in effect: deciding the same event again
     against the state it produced changes no key and reports no merge (the
     guard's counts are sets, so they do not grow either). Never raises.
+    ``nodes``, when given, is ``event.identifiers.present()`` (already listed by the caller).
     """
-    nodes = event.identifiers.present()
-    blocked = [node for node in nodes if policy.blocks(node)]
-    held = [node for node in nodes if node not in blocked and _quarantined(lookups.get(node))]
-    candidates = [node for node in nodes if node not in blocked and node not in held]
-    customer = winner(event.identifiers.customer_id, candidates, lookups)
-    joining = [node for node in candidates if may_join(lookups.get(node), customer)]
-    explicit = customer is not None and customer == event.identifiers.customer_id
+    if nodes is None:
+        nodes = event.identifiers.present()
+    get = lookups.get
+    blocked: list[Node] = []
+    held: list[Node] = []
+    candidates: list[Node] = []
+    for node in nodes:
+        if policy.blocks(node):
+            blocked.append(node)
+        elif _quarantined(get(node)):
+            held.append(node)
+        else:
+            candidates.append(node)
+    customer_id = customer_of(nodes)
+    customer = winner(customer_id, candidates, lookups)
+    joining = [node for node in candidates if may_join(get(node), customer)]
+    refused = [node for node in candidates if node not in joining]
+    explicit = customer is not None and customer == customer_id
+    at = event.occurred_at
     records = {
         node: observe(
-            node,
-            lookups.get(node),
-            customer,
-            event.occurred_at,
-            joins=node in joining,
-            explicit=explicit,
-            policy=policy,
+            node, get(node), customer, at, joins=node in joining, explicit=explicit, policy=policy
         )
         for node in candidates
     }
     component = _joined(joining, lookups, records, customer)
+    key = component.key if component else None
+    keys = [node_key(node) for node in nodes]
     result = LinkResult(
         event_id=event.event_id,
-        key=component.key if component else None,
-        keys_before={node_key(node): _key_of(lookups.get(node)) for node in nodes},
-        keys_after=_keys_after(nodes, joining, lookups, records, component),
+        key=key,
+        keys_before={k: _key_of(get(node)) for k, node in zip(keys, nodes, strict=True)},
+        keys_after=_keys_after(nodes, keys, joining, lookups, records, key),
         merges=_merges(event, joining, lookups, component),
         refusals=(
-            *(Refusal(node, "blocked") for node in blocked),
-            *(Refusal(node, "quarantined") for node in held),
-            *(Refusal(node, "other_customer") for node in candidates if node not in joining),
+            (
+                *(Refusal(node, "blocked") for node in blocked),
+                *(Refusal(node, "quarantined") for node in held),
+                *(Refusal(node, "other_customer") for node in refused),
+            )
+            if blocked or held or refused
+            else ()
         ),
         quarantines=_quarantines(event, records, lookups),
     )
@@ -172,7 +190,7 @@ def decide(event: Linkable, lookups: Lookups, policy: IdentityPolicy) -> Decisio
 
 
 def settled(
-    event: Linkable, nodes: list[Node], lookups: Lookups, policy: IdentityPolicy
+    event: Linkable, nodes: Sequence[Node], lookups: Lookups, policy: IdentityPolicy
 ) -> LinkResult | None:
     """What :func:`decide` would report for an event that changes nothing, or None.
 
@@ -187,7 +205,7 @@ def settled(
     if not nodes or len(lookups) != len(nodes):
         return None
     component = lookups[nodes[0]].component
-    customer = event.identifiers.customer_id
+    customer = customer_of(nodes)
     if component.customer != customer and customer is not None:
         return None
     at = event.occurred_at
@@ -210,6 +228,58 @@ def settled(
     return LinkResult(event_id=event.event_id, key=key, keys_before=keys, keys_after=keys)
 
 
+def unseen(event: Linkable, nodes: Sequence[Node], policy: IdentityPolicy) -> Decision:
+    """:func:`decide` for an event none of whose identifiers is known (empty lookups).
+
+    A new visitor's first event, a new session of an unknown device: its
+    linkable identifiers form one new component, keyed by its customer_id if it
+    carries one, else by its preferred identifier (all were first seen now);
+    blocked ones are refused. Nothing can be quarantined or merged. Pure; a
+    property test holds it equal to :func:`decide` with empty lookups.
+    """
+    at = event.occurred_at
+    blocked: list[Node] = []
+    joining: list[Node] = []
+    customer: str | None = None
+    for node in nodes:
+        if policy.blocks(node):
+            blocked.append(node)
+        else:
+            joining.append(node)
+            if node[0] is CUSTOMER:
+                customer = node[1]
+    nobody: tuple[str, ...] = ()
+    seen_with = nobody if customer is None else (customer,)
+    records = {
+        node: IdentifierRecord(at, nobody if node[0] is CUSTOMER else seen_with) for node in joining
+    }
+    component: Component | None = None
+    key: str | None = None
+    if joining:
+        # all first seen now: the anchor is the most preferred non-customer identifier
+        first = next((node for node in joining if node[0] is not CUSTOMER), None)
+        component = Component(customer, None if first is None else Anchor(at, first))
+        key = component.key
+    keys = [node_key(node) for node in nodes]
+    result = LinkResult(
+        event_id=event.event_id,
+        key=key,
+        keys_before=dict.fromkeys(keys),
+        keys_after=(
+            dict.fromkeys(keys, key)
+            if not blocked
+            else {k: None if node in blocked else key for k, node in zip(keys, nodes, strict=True)}
+        ),
+        refusals=tuple(Refusal(node, "blocked") for node in blocked),
+    )
+    return Decision(result, records, tuple(joining), component)
+
+
+def customer_of(nodes: Sequence[Node]) -> str | None:
+    """The event's own customer_id, read from its nodes (``present()`` lists it first)."""
+    return nodes[0][1] if nodes and nodes[0][0] is CUSTOMER else None
+
+
 def _quarantined(found: Resolution | None) -> bool:
     return found is not None and found.record.quarantined
 
@@ -221,9 +291,10 @@ def _key_of(found: Resolution | None) -> str | None:
 def _quarantines(
     event: Linkable, records: Mapping[Node, IdentifierRecord], lookups: Lookups
 ) -> tuple[Quarantine, ...]:
-    found = (
+    found = (  # only a record that comes back quarantined can be news
         quarantine_of(node, lookups.get(node), record, event.event_id, event.occurred_at)
         for node, record in records.items()
+        if record.quarantined
     )
     return tuple(report for report in found if report is not None)
 
@@ -254,20 +325,21 @@ def _merges(
 
 
 def _keys_after(
-    nodes: list[Node],
+    nodes: Sequence[Node],
+    keys: list[str],
     joining: list[Node],
     lookups: Lookups,
     records: Mapping[Node, IdentifierRecord],
-    component: Component | None,
+    key: str | None,
 ) -> dict[str, str | None]:
-    """Each identifier's key after the event: None when blocked or quarantined."""
+    """Each identifier's key after the event (``keys``: the nodes' keys): None when refused."""
     after: dict[str, str | None] = {}
-    for node in nodes:
+    for node, name in zip(nodes, keys, strict=True):
         record = records.get(node)  # None: blocked or already quarantined
         if record is None or record.quarantined:
-            after[node_key(node)] = None
-        elif node in joining and component is not None:
-            after[node_key(node)] = component.key
+            after[name] = None
+        elif key is not None and node in joining:
+            after[name] = key
         else:
-            after[node_key(node)] = _key_of(lookups.get(node))
+            after[name] = _key_of(lookups.get(node))
     return after

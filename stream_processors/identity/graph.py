@@ -15,7 +15,7 @@ Not thread-safe; one instance per partition's worth of identifiers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from stream_processors.identity.decide import (
     node_key,
     parse_node,
     settled,
+    unseen,
 )
 
 FORMAT = 1
@@ -89,19 +90,30 @@ class IdentityGraph:
         """
         return self.link_with_changes(event)[0]
 
-    def link_with_changes(self, event: Linkable) -> tuple[LinkResult, dict[str, Entry]]:
+    def link_with_changes(
+        self, event: Linkable, nodes: Sequence[Node] | None = None
+    ) -> tuple[LinkResult, dict[str, Entry]]:
         """:meth:`link`, plus the :meth:`entries` that changed (what a store must write).
 
         An event whose identifiers are already joined and that teaches the guard
         nothing (:func:`~stream_processors.identity.decide.settled`) is answered from
-        the lookups alone: no decision, nothing to write.
+        the lookups alone: no decision, nothing to write. One none of whose
+        identifiers is known is decided without lookups
+        (:func:`~stream_processors.identity.decide.unseen`). ``nodes``, when
+        given, is ``event.identifiers.present()`` (listed once by the caller).
         """
-        nodes = event.identifiers.present()
-        lookups = {node: found for node in nodes if (found := self.lookup(node)) is not None}
-        known = settled(event, nodes, lookups, self.policy)
-        if known is not None:
-            return known, {}
-        decision = decide(event, lookups, self.policy)
+        if nodes is None:
+            nodes = event.identifiers.present()
+        known = self._parent  # lookup() is None exactly for the nodes not in it
+        lookups = {node: self._resolve(node) for node in nodes if node in known}
+        if lookups:
+            done = settled(event, nodes, lookups, self.policy)
+            if done is not None:
+                return done, {}
+            decision = decide(event, lookups, self.policy, nodes)
+        else:
+            decision = unseen(event, nodes, self.policy)
+            return decision.result, self.entries(self._add(decision))
         changed = self._write(decision)
         return decision.result, self.entries(changed)
 
@@ -142,6 +154,10 @@ class IdentityGraph:
         """The node's record and component, or None if it was never linked."""
         if node not in self._parent:
             return None
+        return self._resolve(node)
+
+    def _resolve(self, node: Node) -> Resolution:
+        """:meth:`lookup` of a node known to be in the graph."""
         return Resolution(self._records[node], self._components[self._find(node)])
 
     def resolve(self, node: Node) -> str | None:
@@ -191,6 +207,23 @@ class IdentityGraph:
             changed.add(root)
         self._components[root] = decision.component
         return changed
+
+    def _add(self, decision: Decision) -> tuple[Node, ...]:
+        """:meth:`_write` for a decision of :func:`unseen`: its members are all new nodes.
+
+        They form one new component, rooted where :meth:`_write` would root it
+        (all of size one: the greatest node key). Returns the nodes written.
+        """
+        members = decision.members
+        if not members or decision.component is None:
+            return ()
+        self._records.update(decision.records)
+        root = max(members, key=node_key)
+        for node in members:
+            self._parent[node] = root
+        self._size[root] = len(members)
+        self._components[root] = decision.component
+        return members
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot (strings, ints, lists); :meth:`from_dict` reads it back."""

@@ -19,7 +19,7 @@ Pure. Three rules, applied by :func:`~stream_processors.identity.decide.decide`:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -44,10 +44,19 @@ class IdentityPolicy:
     blocked_values: frozenset[str] = frozenset()
     blocked_nodes: frozenset[Node] = frozenset()
     blocked_prefixes: frozenset[tuple[IdentifierType | None, str]] = frozenset()
+    _prefixes: dict[IdentifierType, tuple[str, ...]] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if self.max_customers_per_identifier < 1:
             raise ValueError("max_customers_per_identifier must be at least 1")
+        # The prefixes that apply to each type, for one ``str.startswith`` per check.
+        prefixes = {
+            kind: tuple(sorted(p for of, p in self.blocked_prefixes if of is None or of is kind))
+            for kind in IdentifierType
+        }
+        object.__setattr__(self, "_prefixes", prefixes)
 
     @classmethod
     def from_blocklist(cls, entries: Iterable[str], max_customers: int = 3) -> IdentityPolicy:
@@ -74,10 +83,8 @@ class IdentityPolicy:
     def blocks(self, node: Node) -> bool:
         if node[1] in self.blocked_values or node in self.blocked_nodes:
             return True
-        return any(
-            (kind is None or kind is node[0]) and node[1].startswith(prefix)
-            for kind, prefix in self.blocked_prefixes
-        )
+        prefixes = self._prefixes[node[0]]
+        return bool(prefixes) and node[1].startswith(prefixes)
 
 
 def winner(customer_id: str | None, candidates: list[Node], lookups: Lookups) -> str | None:

@@ -7,7 +7,7 @@ Plain frozen values, no behaviour beyond naming: the vocabulary shared by
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypeAlias
 from uuid import UUID
@@ -21,9 +21,13 @@ CUSTOMER = IdentifierType.CUSTOMER_ID
 _RANK: dict[IdentifierType, int] = {kind: rank for rank, kind in enumerate(IdentifierType)}
 
 
+_PREFIX: dict[IdentifierType, str] = {kind: f"{kind.value}:" for kind in IdentifierType}
+"""Each type's key prefix: on the hot path, so no enum ``.value`` lookup per key."""
+
+
 def node_key(node: Node) -> str:
     """``"<type>:<value>"``: a node as a string key (also the canonical key format)."""
-    return f"{node[0].value}:{node[1]}"
+    return _PREFIX[node[0]] + node[1]
 
 
 def parse_node(key: str) -> Node:
@@ -60,17 +64,22 @@ class Component:
 
     customer: str | None
     anchor: Anchor | None
+    _key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.customer is None and self.anchor is None:
+        if self.customer is not None:
+            key = _PREFIX[CUSTOMER] + self.customer
+        elif self.anchor is not None:
+            key = node_key(self.anchor.node)
+        else:
             raise ValueError("a component needs a customer_id or an anchor")
+        # Named once (read for every event that resolves to it); compare=False, so
+        # equality, hashing and repr stay those of (customer, anchor).
+        object.__setattr__(self, "_key", key)
 
     @property
     def key(self) -> str:
-        if self.customer is not None:
-            return node_key((CUSTOMER, self.customer))
-        assert self.anchor is not None  # guaranteed by __post_init__
-        return node_key(self.anchor.node)
+        return self._key
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from stream_processors.identity.graph import Entry, IdentityGraph
-from stream_processors.identity.stitching import stitch_input, stitch_items
+from stream_processors.identity.stitching import stitch_encoded, stitch_items
 from stream_processors.journeys.commands import Command, EncodedPlace
 from stream_processors.journeys.metrics import JourneyMetrics
 
@@ -36,10 +36,15 @@ def stitch_take(
     done = Stitching()
     for value in values:
         for item in stitch_items(value):
-            stitched = stitch_input(graph, item, item.step, now)
-            done.merges.extend(m.model_dump_json().encode() for m in stitched.merges)
-            done.links.extend(k.model_dump_json().encode() for k in stitched.links)
-            done.commands.extend(stitched.commands())
-            done.entries.update(stitched.entries)
+            stitched, links = stitch_encoded(graph, item, now)
+            if stitched.merges:
+                done.merges.extend(m.model_dump_json().encode() for m in stitched.merges)
+                done.commands.extend(stitched.moves)
+            if links:
+                done.links.extend(links)
+            if stitched.place is not None:
+                done.commands.append(stitched.place)
+            if stitched.entries:
+                done.entries.update(stitched.entries)
             metrics.stitched(stitched)
     return done

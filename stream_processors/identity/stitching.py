@@ -26,7 +26,7 @@ from schemas.identifiers import Identifiers
 from schemas.journeys import IdentityLink, LinkStatus, MergeRecord, Step
 from schemas.scores import InteractionScore
 from schemas.timeutil import UtcMillis, to_utc_millis
-from stream_processors.identity.decide import Linkable, LinkResult, Quarantine
+from stream_processors.identity.decide import Linkable, LinkResult, Node, Quarantine
 from stream_processors.identity.graph import Entry, IdentityGraph
 from stream_processors.journeys.commands import EncodedPlace, MoveOut, PlaceStep
 from stream_processors.journeys.steps import step_of, step_values
@@ -89,24 +89,61 @@ class StitchItem:
     occurred_at: datetime
     identifiers: Identifiers
     step: bytes
+    nodes: tuple[Node, ...]
+    """``identifiers.present()``, listed once when the item is read."""
+
+    @classmethod
+    def of(
+        cls, event_id: UUID, occurred_at: datetime, identifiers: Identifiers, step: bytes
+    ) -> StitchItem:
+        return cls(event_id, occurred_at, identifiers, step, tuple(identifiers.present()))
 
 
 def stitch_items(value: bytes) -> list[StitchItem]:
     """The items of a stitching-input record (a batch, or a single item as a batch of one).
 
     Raises ``ValueError`` (orjson's or pydantic's) or ``KeyError`` for a record
-    that is not one.
+    that is not one. A session's events carry the same identifiers: each
+    distinct set is validated once per record, all in one call (the models are
+    frozen, so the items that carry a set share it).
     """
     parsed = orjson.loads(value)
+    rows = parsed if isinstance(parsed, list) else [parsed]
+    sets = _identifier_sets([row["identifiers"] for row in rows])
     return [
         StitchItem(
-            event_id=UUID(item["event_id"]),
-            occurred_at=to_utc_millis(datetime.fromisoformat(item["occurred_at"])),
-            identifiers=Identifiers.model_validate(item["identifiers"]),
-            step=orjson.dumps(item["step"]),
+            event_id=UUID(row["event_id"]),
+            occurred_at=to_utc_millis(datetime.fromisoformat(row["occurred_at"])),
+            identifiers=identifiers,
+            step=orjson.dumps(row["step"]),
+            nodes=nodes,
         )
-        for item in (parsed if isinstance(parsed, list) else [parsed])
+        for row, (identifiers, nodes) in zip(rows, sets, strict=True)
     ]
+
+
+_IdentifierSet = tuple[Identifiers, tuple[Node, ...]]
+_IDENTIFIERS_ADAPTER: TypeAdapter[list[Identifiers]] = TypeAdapter(list[Identifiers])
+
+
+def _identifier_sets(given: list[Any]) -> list[_IdentifierSet]:
+    """Each item's validated identifiers and their nodes (``present()``), in order."""
+    keys: list[tuple[tuple[str, Any], ...]] = []
+    distinct: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    for fields in given:
+        try:
+            key = tuple(fields.items())
+            distinct.setdefault(key, fields)
+        except (AttributeError, TypeError):  # not a dict of strings: validation says why
+            Identifiers.model_validate(fields)
+            raise ValueError(f"identifiers must be an object of strings, not {fields!r}") from None
+        keys.append(key)
+    validated = _IDENTIFIERS_ADAPTER.validate_python(list(distinct.values()))
+    found: dict[tuple[tuple[str, Any], ...], _IdentifierSet] = {
+        key: (identifiers, tuple(identifiers.present()))
+        for key, identifiers in zip(distinct, validated, strict=True)
+    }
+    return [found[key] for key in keys]
 
 
 STITCH_INPUT_ADAPTER: TypeAdapter[StitchInput] = TypeAdapter(StitchInput)
@@ -152,35 +189,98 @@ def stitch_input(
     A step given as JSON (a :class:`StitchItem`'s) goes on as JSON.
     """
     result, entries = graph.link_with_changes(event)
+    return _stitched(event, result, entries, step, now, _links(event, result, now))
+
+
+def stitch_encoded(
+    graph: IdentityGraph, item: StitchItem, now: datetime
+) -> tuple[Stitched, list[bytes]]:
+    """:func:`stitch_input` for the identity stage: its links come as the JSON it publishes.
+
+    The identity links (one per identifier whose key changed: most events bring
+    a new identifier) are written with orjson straight from the link result,
+    equal byte for byte to ``IdentityLink.model_dump_json()`` (a unit test
+    holds them so); the :class:`Stitched` returned carries no ``links``.
+    """
+    result, entries = graph.link_with_changes(item, item.nodes)
+    return _stitched(item, result, entries, item.step, now, ()), encode_links(item, result, now)
+
+
+def _stitched(
+    event: Linkable,
+    result: LinkResult,
+    entries: dict[str, Entry],
+    step: Step | bytes,
+    now: datetime,
+    links: tuple[IdentityLink, ...],
+) -> Stitched:
     place: PlaceStep | EncodedPlace | None = None
     if result.key:
         if isinstance(step, bytes):
             place = EncodedPlace(result.key, step)
         else:
             place = PlaceStep(key=result.key, step=step)
-    merges = tuple(
-        MergeRecord(
-            from_key=merge.from_key,
-            into_key=merge.into_key,
-            cause_event_id=merge.cause_event_id,
-            occurred_at=merge.at,
-            merged_at=now,
+    merges: tuple[MergeRecord, ...] = ()
+    moves: tuple[MoveOut, ...] = ()
+    if result.merges:
+        merges = tuple(
+            MergeRecord(
+                from_key=merge.from_key,
+                into_key=merge.into_key,
+                cause_event_id=merge.cause_event_id,
+                occurred_at=merge.at,
+                merged_at=now,
+            )
+            for merge in result.merges
         )
-        for merge in result.merges
-    )
-    moves = tuple(
-        MoveOut(key=merge.from_key, into_key=merge.into_key, cause_event_id=merge.cause_event_id)
-        for merge in result.merges
-    )
+        moves = tuple(
+            MoveOut(
+                key=merge.from_key, into_key=merge.into_key, cause_event_id=merge.cause_event_id
+            )
+            for merge in result.merges
+        )
     return Stitched(
         key=result.key,
         place=place,
         moves=moves,
         merges=merges,
-        links=_links(event, result, now),
+        links=links,
         quarantines=result.quarantines,
         entries=entries,
     )
+
+
+def encode_links(event: Linkable, result: LinkResult, now: datetime) -> list[bytes]:
+    """``[link.model_dump_json().encode() for link in _links(event, result, now)]``, cheaper.
+
+    Raises ``ValueError`` for a naive ``now`` or event time, as the model would.
+    """
+    before = result.keys_before
+    changed = [
+        (identifier, after)
+        for identifier, after in result.keys_after.items()
+        if after != before.get(identifier)
+    ]
+    if not changed:  # a settled event, or a repeat
+        return []
+    # what every link of the event shares, written once: its id and both times
+    shared = orjson.dumps(
+        {
+            "event_id": event.event_id,
+            "occurred_at": to_utc_millis(event.occurred_at),
+            "linked_at": to_utc_millis(now),
+        },
+        option=orjson.OPT_UTC_Z,
+    )[1:]
+    return [
+        b'{"identifier":'
+        + orjson.dumps(identifier)
+        + b',"canonical_key":'
+        + orjson.dumps(after)
+        + (b',"status":"linked",' if after else b',"status":"quarantined",')
+        + shared
+        for identifier, after in changed
+    ]
 
 
 def _links(event: Linkable, result: LinkResult, now: datetime) -> tuple[IdentityLink, ...]:

@@ -21,10 +21,12 @@ from stream_processors.identity.decide import (
     Node,
     Refusal,
     Resolution,
+    customer_of,
     decide,
     node_key,
     parse_node,
     settled,
+    unseen,
 )
 from stream_processors.identity.graph import IdentityGraph, decode_entry, encode_entry
 from stream_processors.journeys.settings import JourneySettings
@@ -446,3 +448,48 @@ def test_a_sessions_next_page_view_is_settled_without_a_decision() -> None:
     nodes = with_customer.identifiers.present()
     lookups = {n: found for n in nodes if (found := graph.lookup(n)) is not None}
     assert settled(with_customer, nodes, lookups, graph.policy) is None  # a new link
+
+
+BLOCKLISTS = st.lists(
+    st.sampled_from(["cust-2", "anon-1", "device_id:dev-*", "session_id:sess-3", "sess-*", "*"]),
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_events(), BLOCKLISTS, st.integers(min_value=1, max_value=3))
+def test_an_event_of_unknown_identifiers_is_decided_without_lookups_exactly_as_decide_would(
+    events: list[TouchpointEvent], blocklist: list[str], limit: int
+) -> None:
+    """The fast path for a first sight (no lookups) is decide, minus the work; so are its writes."""
+    policy = IdentityPolicy.from_blocklist(blocklist, max_customers=limit)
+    for e in events:
+        nodes = e.identifiers.present()
+        fast, general = IdentityGraph(policy), IdentityGraph(policy)
+        assert customer_of(nodes) == e.identifiers.customer_id
+        decision = decide(e, {}, policy)
+        assert unseen(e, nodes, policy) == decision
+        written = general.entries(general._write(decision))
+        assert fast.link_with_changes(e) == (decision.result, written)
+        assert fast.to_dict() == general.to_dict()
+
+
+def test_a_first_sight_is_keyed_by_its_customer_else_its_preferred_identifier() -> None:
+    policy = IdentityPolicy.from_blocklist(["device_id:sensor-*"])
+    visitor = event(minute=0, anonymous_id="anon-9", device_id="dev-9", session_id="sess-9")
+    decision = unseen(visitor, visitor.identifiers.present(), policy)
+    assert decision.result.key == "anonymous_id:anon-9"
+    assert decision.records[(ANON, "anon-9")] == IdentifierRecord(visitor.occurred_at)
+    login = event(minute=0, customer_id="cust-9", device_id="sensor-1", session_id="sess-9")
+    decision = unseen(login, login.identifiers.present(), policy)
+    assert decision.result.key == "customer_id:cust-9"
+    assert decision.result.keys_after == {
+        "customer_id:cust-9": "customer_id:cust-9",
+        "device_id:sensor-1": None,
+        "session_id:sess-9": "customer_id:cust-9",
+    }
+    assert decision.records[(IdentifierType.SESSION_ID, "sess-9")].customers == ("cust-9",)
+    assert [r.reason for r in decision.result.refusals] == ["blocked"]
+    sensor = event(minute=0, device_id="sensor-2")
+    decision = unseen(sensor, sensor.identifiers.present(), policy)
+    assert decision.result.key is None and decision.component is None and not decision.records

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +62,7 @@ def test_a_stitch_item_reads_back_as_the_stitch_input_model(seed: int) -> None:
         (item,) = stitch_items(b"[" + written + b"]")
         assert (item.event_id, item.occurred_at) == (model.event_id, model.occurred_at)
         assert item.identifiers == model.identifiers
+        assert item.nodes == tuple(model.identifiers.present())
         place = EncodedPlace("customer_id:c-1", item.step)
         assert place.decoded() == PlaceStep(key="customer_id:c-1", step=model.step)
         assert COMMAND_ADAPTER.validate_json(place.encode()) == place.decoded()
@@ -82,3 +84,15 @@ def test_encoded_and_model_commands_share_a_batch_record_in_order() -> None:
     ((_, record),) = batch_records([model, encoded], partitions=1)
     decoded = [COMMAND_ADAPTER.validate_python(c) for c in orjson.loads(record)]
     assert decoded == [model, model]
+
+
+def test_items_with_equal_identifiers_share_one_validation_and_bad_ones_are_refused() -> None:
+    item = orjson.loads(
+        stitch_item(accepted(5, 1)[0].event, score_record(accepted(5, 1)[0].event, RULES, NOW))
+    )
+    first, second = stitch_items(orjson.dumps([item, item]))
+    assert first.identifiers is second.identifiers and first.nodes == second.nodes
+    bads: list[object] = [{}, [], "anon-1", {"anonymous_id": ["anon-1"]}, {"anonymous_id": ""}]
+    for bad in bads:
+        with pytest.raises(ValueError):
+            stitch_items(orjson.dumps([item, {**item, "identifiers": bad}]))

@@ -23,6 +23,7 @@ from kafka import KafkaAdminClient
 
 from schemas.settings import KafkaSettings
 from sinks.clickhouse import connect
+from sinks.routes import routes
 from tests.faults.harness import (
     Load,
     Names,
@@ -174,4 +175,116 @@ def test_broker_of_three_kill9_under_load(
            result, COMMAND + "broker_of_three", **figures)  # fmt: skip
     # With two of three in sync, acks=all writes went on while the broker was down (the
     # wait_until above fails otherwise); and nothing lost, nothing doubled:
+    check(result, journeys, worker, writer)
+
+
+def replication_backlog(stack: ClusterStack, database: str) -> int:
+    """Entries waiting in the replication queues of this database's tables, on every replica."""
+    sql = "SELECT sum(queue_size) FROM system.replicas WHERE database = currentDatabase()"
+    return sum(int(query(stack.clickhouse(database, replica=r), sql)[0][0] or 0)
+               for r in stack.replicas)  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("service", "down_s"),
+    [
+        ("clickhouse-2", 20),
+        pytest.param(
+            "zookeeper",
+            60,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "known failure (2026-12-08, 3 runs): after ZooKeeper's kill -9 and start, "
+                    "events are all stored once, but the stored journeys differ from the "
+                    "rebuild (newest versions missing) and the replicas' replication queues "
+                    "do not drain within 300 s (docs/reliability.md)"
+                ),
+            ),
+        ),
+    ],
+    ids=["clickhouse_replica", "zookeeper"],
+)
+def test_cluster_service_kill9_under_load(
+    make_cluster_load: Callable[..., Load],
+    cluster_names: Names,
+    cluster_stack: ClusterStack,
+    tmp_path: Path,
+    results_file: Path,
+    service: str,
+    down_s: int,
+) -> None:
+    """kill -9 of one ClickHouse service under load, ``down_s`` seconds, then start it.
+
+    - ``clickhouse-2``: the replica the writer does not write to. Inserts go on
+      on replica 1; once back, replica 2 fetches what it missed and holds every
+      stored event once.
+    - ``zookeeper``: replicated tables turn read-only, inserts fail and the
+      writer waits (its offsets stay uncommitted); once back, it goes on.
+    """
+    names = cluster_names
+    load = make_cluster_load(rate=RATE)
+    writer_env = {"TOUCHPOINTS_WRITER_MAX_BATCH_SECONDS": "2"}
+    with pipeline(names, tmp_path, supervise=True, writer_env=writer_env) as (worker, writer):
+        started = time.monotonic()
+        load.start()
+        flowing(names, 300)
+        load.wait_produced(EVENTS // 3, timeout=180)
+        stored_at_kill = stored_events(names.clickhouse)
+        cluster_stack.script("kill", service)
+        killed = time.monotonic()
+        time.sleep(down_s)
+        stored_while_down = stored_events(names.clickhouse) - stored_at_kill
+        cluster_stack.script("start", service)
+        back = time.monotonic()
+        stored_at_start = stored_events(names.clickhouse)
+        resumed_s = wait_until(lambda: stored_events(names.clickhouse) > stored_at_start + RATE,
+                               180, f"events stored again after {service} came back")  # fmt: skip
+        load.wait_produced(EVENTS, timeout=300)
+        load.stop()
+        load_seconds = time.monotonic() - started
+        raw = [names.kafka.topics.raw]
+        watchdog = keep_alive_until(worker, names,
+                                    lambda: group_lag(names.kafka, names.app_id, raw) == 0)  # fmt: skip
+        result = settle(names.clickhouse, load, timeout=240)
+        # The writer drains its backlog of every table (journeys trail the events)
+        # before the stored journeys are compared with the rebuild.
+        results = list(routes(names.kafka.topics))
+        drained_s = wait_until(lambda: group_lag(names.kafka, names.writer_group, results) == 0,
+                               600, "the writer to drain every result topic")  # fmt: skip
+        # Reads through the Distributed tables go to either replica: wait until both
+        # hold every part (after ZooKeeper's outage the second one fetches a backlog).
+        database = names.clickhouse.database
+        synced_s = wait_until(lambda: replication_backlog(cluster_stack, database) == 0, 300,
+                              "both replicas to have fetched every part")  # fmt: skip
+        journeys = journeys_rebuilt(names)
+    figures: dict[str, Any] = {
+        "events_sent": load.produced,
+        "rate_per_s": RATE,
+        "achieved_per_s": round(load.produced / load_seconds, 1),
+        "down_s": round(back - killed, 1),
+        "seconds_events_settled_to_writer_drained": round(drained_s, 1),
+        "seconds_to_sync_replicas": round(synced_s, 1),
+        "stored_while_down": stored_while_down,
+        "seconds_start_to_300_more_stored": round(resumed_s, 1),
+        "worker_exits": worker.exits,
+        "writer_exits": writer.exits,
+        "watchdog_restarts": watchdog,
+    }
+    if service.startswith("clickhouse-"):
+        replica = cluster_stack.clickhouse(names.clickhouse.database, replica=int(service[-1]))
+        sql = "SELECT count() FROM events_local FINAL"
+        figures["seconds_replica_caught_up"] = round(
+            wait_until(lambda: query(replica, sql)[0][0] == result.in_events, 180,
+                       f"{service} to hold every stored event"), 1)  # fmt: skip
+        assert query(replica, sql)[0][0] == result.in_events
+        # The writer's replica took inserts all along.
+        assert stored_while_down > 0, "nothing stored while the other replica was down"
+    else:
+        # Read-only replicated tables: the writer stored nothing until ZooKeeper came back.
+        assert stored_while_down <= RATE * 5, f"{stored_while_down} stored without ZooKeeper"
+    record(results_file, journeys, f"cluster: {service} kill -9",
+           f"kill -9 of {service} under load, {down_s} s, start; ClickHouse 2 replicas",
+           result, COMMAND + f"'service_kill9 and {service.split('-')[0]}'", **figures)  # fmt: skip
     check(result, journeys, worker, writer)

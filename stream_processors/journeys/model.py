@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from schemas.journeys import ISSUES, CloseReason, Journey, Signal, Stage, Step
+from schemas.journeys import ISSUES, CloseReason, Journey, Signal, Stage, Step, trusted
+from schemas.timeutil import to_utc_millis
 
 __all__ = ["CloseReason", "Journey", "JourneyPolicy", "build", "journey_id_of"]
 
@@ -61,25 +62,33 @@ def build(
     if reason is None and closed_by_inactivity:
         reason = "inactivity"
     issue = _open_issue(ordered)
-    return Journey(
-        journey_id=journey_id_of(canonical_key, ordered[0]),
-        canonical_key=canonical_key,
-        version=version,
-        updated_at=updated_at,
-        steps=ordered,
-        started_at=ordered[0].occurred_at,
-        last_at=ordered[-1].occurred_at,
-        closed=reason is not None,
-        close_reason=reason,
-        stage=_stage(ordered),
-        channels=tuple(dict.fromkeys(step.source for step in ordered)),
-        channel_switches=sum(a.source != b.source for a, b in itertools.pairwise(ordered)),
-        repeat_contacts=_repeat_contacts(ordered, policy.repeat_contact_window),
-        open_issue=issue is not None,
-        open_issue_kind=issue,
-        late_steps=sum(step.late for step in ordered),
-    )
+    # Every value below is derived from valid steps, so the record is built
+    # without validating it again (a test holds it equal to the validated one).
+    values = {
+        "journey_id": journey_id_of(canonical_key, ordered[0]),
+        "canonical_key": canonical_key,
+        "version": _version(version),
+        "updated_at": to_utc_millis(updated_at),
+        "steps": ordered,
+        "started_at": ordered[0].occurred_at,
+        "last_at": ordered[-1].occurred_at,
+        "closed": reason is not None,
+        "close_reason": reason,
+        "stage": _stage(ordered),
+        "channels": tuple(dict.fromkeys(step.source for step in ordered)),
+        "channel_switches": sum(a.source != b.source for a, b in itertools.pairwise(ordered)),
+        "repeat_contacts": _repeat_contacts(ordered, policy.repeat_contact_window),
+        "open_issue": issue is not None,
+        "open_issue_kind": issue,
+        "late_steps": sum(step.late for step in ordered),
+    }
+    return trusted(Journey, values)
 
+
+def _version(version: int) -> int:
+    if type(version) is not int or version < 1:
+        raise ValueError(f"a journey version is an int from 1, not {version!r}")
+    return version
 
 def _stage(steps: Sequence[Step]) -> Stage:
     """The stage of the latest step that sets one; feedback-only journeys are ``servicing``."""

@@ -37,7 +37,7 @@ from schemas.scores import ScoreDriver
 from schemas.timeutil import to_utc_millis
 from stream_processors.journeys.placing import JourneyPolicy, absorb, expire, place_step
 from stream_processors.journeys.restitch import JourneyUpdate
-from stream_processors.journeys.scoring import score_journey, step_scores
+from stream_processors.journeys.scoring import StepScore, score_scored
 from stream_processors.scoring.rules import ScoringRules
 
 MAX_HOPS = 16
@@ -288,7 +288,7 @@ def _score(
 ) -> JourneyScore:
     """The journey score, with the key's earlier recent journeys as history."""
     earlier = [j for j in recent if j.last_at <= journey.started_at and j is not journey]
-    scored = score_journey(journey, step_scores(journey), rules, now, earlier=earlier)
+    scored = score_scored(journey, _scored_steps(journey), rules, now, earlier=earlier)
     # score_journey's values are valid by construction (settle clamps the score):
     # the record is built as validation would build it, floats as floats.
     drivers = tuple(
@@ -304,6 +304,14 @@ def _score(
         "drivers": drivers,
     }
     return trusted(JourneyScore, values)
+
+
+def _scored_steps(journey: Journey) -> list[tuple[Step, StepScore]]:
+    """``journey``'s steps that carry an interaction score, with it: what
+    ``score_journey(journey, step_scores(journey), ...)`` looks up by event id."""
+    return [
+        (step, StepScore(step.score, step.drivers)) for step in journey.steps if step.score is not None
+    ]
 
 
 def _move_out(current: KeyState, command: MoveOut, now: datetime) -> Outcome:

@@ -34,7 +34,7 @@ _T = TypeVar("_T")
 _M = TypeVar("_M", bound=BaseModel)
 
 
-class cached(Generic[_T]):  # noqa: N801 (named like the decorator it stands in for)
+class cached(Generic[_T]):
     """``functools.cached_property`` without its per-instance lock (Python 3.11 takes one).
 
     The first read computes the value and stores it in the instance's ``__dict__``

@@ -310,7 +310,9 @@ def _scored_steps(journey: Journey) -> list[tuple[Step, StepScore]]:
     """``journey``'s steps that carry an interaction score, with it: what
     ``score_journey(journey, step_scores(journey), ...)`` looks up by event id."""
     return [
-        (step, StepScore(step.score, step.drivers)) for step in journey.steps if step.score is not None
+        (step, StepScore(step.score, step.drivers))
+        for step in journey.steps
+        if step.score is not None
     ]
 
 

@@ -90,6 +90,7 @@ def _version(version: int) -> int:
         raise ValueError(f"a journey version is an int from 1, not {version!r}")
     return version
 
+
 def _stage(steps: Sequence[Step]) -> Stage:
     """The stage of the latest step that sets one; feedback-only journeys are ``servicing``."""
     stages = [step.stage for step in steps if step.stage is not None]

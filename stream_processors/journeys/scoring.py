@@ -29,6 +29,7 @@ Penalties (rules ``[journey.*]``):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -181,7 +182,7 @@ def _summed(signal: str, weighted: list[tuple[float, str]]) -> Driver:
 def _history(journey: Journey, earlier: Sequence[Journey]) -> list[Step]:
     """All steps of ``earlier`` and ``journey``, one per event id, in journey order."""
     own = journey.steps
-    if not earlier and all(a.order < b.order for a, b in zip(own, own[1:], strict=False)):
+    if not earlier and all(a.order < b.order for a, b in itertools.pairwise(own)):
         return list(own)  # one journey's steps, in order (as build keeps them): nothing to sort
     steps = {step.event_id: step for j in (*earlier, journey) for step in j.steps}
     return sorted(steps.values(), key=lambda step: step.order)
@@ -199,7 +200,9 @@ def _penalties(
     return [penalty for penalty in found if penalty is not None]
 
 
-def _repeat_contacts(history: Sequence[Step], current: Journey, rules: JourneyRules) -> Driver | None:
+def _repeat_contacts(
+    history: Sequence[Step], current: Journey, rules: JourneyRules
+) -> Driver | None:
     rule, repeats = rules.repeat_contact, 0
     seen: set[str] = set()
     first: datetime | None = None

@@ -18,7 +18,7 @@ from schemas.events import TouchpointEvent
 from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step, cached
 from schemas.scores import score_drivers
 from stream_processors.journeys.commands import KeyState, PlaceStep, Version, handle
-from stream_processors.journeys.model import JourneyPolicy, build
+from stream_processors.journeys.model import JourneyPolicy, build, uuid5_text
 from stream_processors.journeys.scoring import _history, _weights, score_journey, step_scores
 from stream_processors.journeys.steps import step_of
 from stream_processors.scoring.interaction import score_event
@@ -144,3 +144,8 @@ def test_a_cached_attribute_is_computed_once_and_never_dumped() -> None:
     journey = build(KEY, [step], POLICY, closed_by_inactivity=False, version=1, updated_at=NOW)
     assert journey.event_ids == frozenset({step.event_id})
     assert journey.model_dump_json() == Journey.model_validate_json(journey.model_dump_json()).model_dump_json()  # fmt: skip
+
+
+@given(st.uuids(), st.text())
+def test_journey_ids_are_uuid5s(namespace: uuid.UUID, name: str) -> None:
+    assert uuid5_text(namespace.bytes, name) == str(uuid.uuid5(namespace, name))

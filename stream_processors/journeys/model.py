@@ -18,7 +18,7 @@ from functools import lru_cache
 from schemas.journeys import ISSUES, CloseReason, Journey, Signal, Stage, Step, trusted
 from schemas.timeutil import to_utc_millis
 
-__all__ = ["CloseReason", "Journey", "JourneyPolicy", "build", "journey_id_of"]
+__all__ = ["CloseReason", "Journey", "JourneyPolicy", "build", "extend", "journey_id_of"]
 
 _JOURNEY_NAMESPACE = uuid.UUID("6f0c0c55-2a53-4b5e-9d0e-7c1b7f3a9a10")
 
@@ -97,6 +97,45 @@ def build(
         "open_issue": issue is not None,
         "open_issue_kind": issue,
         "late_steps": sum(step.late for step in ordered),
+    }
+    return trusted(Journey, values)
+
+
+def extend(journey: Journey, step: Step, policy: JourneyPolicy, *, updated_at: datetime) -> Journey:
+    """``build`` of ``journey``'s steps plus ``step``, after all of them, open, one version up.
+
+    ``journey`` must be as ``build`` made it (its fields derived from its steps,
+    which are in journey order) and ``step`` later than its last step
+    (``restitch.appended`` checks); then every field follows from the old
+    journey's fields and the new step, without reading the other steps again
+    (repeat contacts, which depend on the policy's window, are counted anew).
+    """
+    tail = journey.steps[-1]
+    steps = (*journey.steps, step)
+    issue: Signal | None = journey.open_issue_kind
+    if step.signal in ISSUES:
+        issue = step.signal
+    elif step.goal:
+        issue = None
+    reason: CloseReason | None = "goal" if step.goal else None
+    channels = journey.channels
+    values = {
+        "journey_id": journey.journey_id,
+        "canonical_key": journey.canonical_key,
+        "version": _version(journey.version + 1),
+        "updated_at": to_utc_millis(updated_at),
+        "steps": steps,
+        "started_at": journey.started_at,
+        "last_at": step.occurred_at,
+        "closed": reason is not None,
+        "close_reason": reason,
+        "stage": journey.stage if step.stage is None else step.stage,
+        "channels": channels if step.source in channels else (*channels, step.source),
+        "channel_switches": journey.channel_switches + (step.source != tail.source),
+        "repeat_contacts": _repeat_contacts(steps, policy.repeat_contact_window),
+        "open_issue": issue is not None,
+        "open_issue_kind": issue,
+        "late_steps": journey.late_steps + step.late,
     }
     return trusted(Journey, values)
 

@@ -18,7 +18,7 @@ from schemas.events import TouchpointEvent
 from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step, cached
 from schemas.scores import score_drivers
 from stream_processors.journeys.commands import KeyState, PlaceStep, Version, handle
-from stream_processors.journeys.model import JourneyPolicy, build, uuid5_text
+from stream_processors.journeys.model import JourneyPolicy, build, extend, uuid5_text
 from stream_processors.journeys.scoring import _history, _weights, score_journey, step_scores
 from stream_processors.journeys.steps import step_of
 from stream_processors.scoring.interaction import score_event
@@ -149,3 +149,30 @@ def test_a_cached_attribute_is_computed_once_and_never_dumped() -> None:
 @given(st.uuids(), st.text())
 def test_journey_ids_are_uuid5s(namespace: uuid.UUID, name: str) -> None:
     assert uuid5_text(namespace.bytes, name) == str(uuid.uuid5(namespace, name))
+
+
+@settings(max_examples=80, deadline=None)
+@given(scored_steps(), st.booleans(), st.integers(1, 5))
+def test_extending_a_journey_builds_what_build_gives(
+    steps: list[Step], closed: bool, version: int
+) -> None:
+    """Any journey built from the first steps, extended by the next one (the appended path)."""
+    *first, step = sorted(steps, key=lambda one: one.order)
+    if not first:
+        return
+    journey = build(
+        KEY, first, POLICY, closed_by_inactivity=closed, version=version, updated_at=NOW
+    )
+    later = NOW + timedelta(seconds=1)
+    extended = extend(journey, step, POLICY, updated_at=later)
+    expected = build(
+        KEY,
+        [*first, step],
+        POLICY,
+        closed_by_inactivity=False,
+        version=version + 1,
+        updated_at=later,
+    )
+    assert extended == expected
+    assert extended.model_dump_json() == expected.model_dump_json()
+    _validated(extended)

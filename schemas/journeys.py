@@ -8,9 +8,9 @@ other consumers read them without importing any stream logic.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,11 +30,62 @@ CloseReason = Literal["inactivity", "goal"]
 
 _METADATA = frozenset({"version", "updated_at"})
 
+_T = TypeVar("_T")
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class cached(Generic[_T]):
+    """``functools.cached_property`` without its per-instance lock (Python 3.11 takes one).
+
+    The first read computes the value and stores it in the instance's ``__dict__``
+    under the same name; a non-data descriptor, so later reads are plain
+    attribute hits. Pydantic ignores it (``ignored_types``), as it ignores
+    ``cached_property``; the value is never a field, so dumps and equality
+    leave it out.
+    """
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> cached[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | cached[_T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def trusted(model: type[_M], values: dict[str, Any], given: Iterable[str] | None = None) -> _M:
+    """An instance of ``model`` holding ``values`` (every field), without validating them.
+
+    For values built from valid ones by this project's own code (the journeys
+    stage's hot path), where validation would only confirm them: the instance
+    equals, dumps and hashes as ``model(**values)`` would. ``given``: the fields
+    passed explicitly (``model_fields_set``; default all of ``values``). The
+    caller owns that the values are what validation would have produced
+    (types, UTC milliseconds, floats as floats); tests hold each use to it.
+    """
+    instance = _new(model)
+    _set(instance, "__dict__", values)
+    _set(instance, "__pydantic_fields_set__", set(values if given is None else given))
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
+
 
 class Step(BaseModel):
     """One touchpoint in a journey. ``late``: it arrived beyond the allowed lateness."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ignored_types=(cached,))
 
     event_id: uuid.UUID
     occurred_at: UtcMillis
@@ -49,7 +100,7 @@ class Step(BaseModel):
     score: float | None = Field(default=None, ge=0, le=100, description="interaction score")
     drivers: tuple[ScoreDriver, ...] = Field(default=(), description="what moved that score")
 
-    @cached_property
+    @cached
     def order(self) -> tuple[datetime, str]:
         """Journey order: event time, ties by event_id (computed once: sorting reads it often)."""
         return (self.occurred_at, str(self.event_id))
@@ -65,7 +116,7 @@ class Journey(BaseModel):
     Serialise with ``model_dump(mode="json")``, read back with ``model_validate``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ignored_types=(cached,))
 
     journey_id: str
     canonical_key: str
@@ -84,7 +135,7 @@ class Journey(BaseModel):
     open_issue_kind: Signal | None
     late_steps: int
 
-    @cached_property
+    @cached
     def event_ids(self) -> frozenset[uuid.UUID]:
         return frozenset(step.event_id for step in self.steps)
 

@@ -32,12 +32,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas import batches
 from schemas.batches import pack
-from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step
-from schemas.scores import score_drivers
+from schemas.journeys import Journey, JourneyScore, JourneySnapshot, Step, trusted
+from schemas.scores import ScoreDriver
 from schemas.timeutil import to_utc_millis
 from stream_processors.journeys.placing import JourneyPolicy, absorb, expire, place_step
 from stream_processors.journeys.restitch import JourneyUpdate
-from stream_processors.journeys.scoring import score_journey, step_scores
+from stream_processors.journeys.scoring import StepScore, score_scored
 from stream_processors.scoring.rules import ScoringRules
 
 MAX_HOPS = 16
@@ -134,6 +134,9 @@ class KeyState(BaseModel):
     ``evict``); None on redirects written before it was kept."""
 
 
+_NEW_KEY = KeyState()
+
+
 @dataclass(frozen=True)
 class Version:
     """A journey version to publish, scored only when it is published.
@@ -151,16 +154,22 @@ class Version:
 
     def snapshot(self) -> JourneySnapshot:
         journey = self.journey
-        return JourneySnapshot(
-            journey_id=journey.journey_id,
-            canonical_key=journey.canonical_key,
-            version=journey.version,
-            emitted_at=self.now,
-            journey=journey,
-            score=None
-            if self.rules is None
-            else _score(journey, self.recent, self.rules, self.now),
-        )
+        score = None if self.rules is None else _score(journey, self.recent, self.rules, self.now)
+        values = {
+            "journey_id": journey.journey_id,
+            "canonical_key": journey.canonical_key,
+            "version": journey.version,
+            "emitted_at": self.now,  # at milliseconds: _updated made it so
+            "journey": journey,
+            "score": score,
+            "superseded_by": None,
+        }
+        return trusted(JourneySnapshot, values, _VERSION_GIVEN)
+
+
+_VERSION_GIVEN = ("journey_id", "canonical_key", "version", "emitted_at", "journey", "score")
+_RETIRED_GIVEN = ("journey_id", "canonical_key", "version", "emitted_at", "superseded_by")
+_STATE_GIVEN = ("journeys", "redirect")
 
 
 @dataclass(frozen=True)
@@ -229,7 +238,7 @@ def handle(
 
     With ``rules``, every journey version published carries its journey score.
     """
-    current = state or KeyState()
+    current = state or _NEW_KEY
     redirect = current.redirect
     cycle = command.hops >= MAX_HOPS
     if isinstance(command, MoveOut):
@@ -279,15 +288,32 @@ def _score(
 ) -> JourneyScore:
     """The journey score, with the key's earlier recent journeys as history."""
     earlier = [j for j in recent if j.last_at <= journey.started_at and j is not journey]
-    scored = score_journey(journey, step_scores(journey), rules, now, earlier=earlier)
-    return JourneyScore(
-        score=scored.score,
-        experience=scored.experience,
-        interaction_mean=scored.interaction_mean,
-        interactions=scored.interactions,
-        rules_version=scored.rules_version,
-        drivers=score_drivers(scored.drivers),
+    scored = score_scored(journey, _scored_steps(journey), rules, now, earlier=earlier)
+    # score_journey's values are valid by construction (settle clamps the score):
+    # the record is built as validation would build it, floats as floats.
+    drivers = tuple(
+        trusted(ScoreDriver, {"signal": d.signal, "name": d.name, "points": float(d.points)})
+        for d in scored.drivers
     )
+    values = {
+        "score": float(scored.score),
+        "experience": scored.experience,
+        "interaction_mean": float(scored.interaction_mean),
+        "interactions": scored.interactions,
+        "rules_version": scored.rules_version,
+        "drivers": drivers,
+    }
+    return trusted(JourneyScore, values)
+
+
+def _scored_steps(journey: Journey) -> list[tuple[Step, StepScore]]:
+    """``journey``'s steps that carry an interaction score, with it: what
+    ``score_journey(journey, step_scores(journey), ...)`` looks up by event id."""
+    return [
+        (step, StepScore(step.score, step.drivers))
+        for step in journey.steps
+        if step.score is not None
+    ]
 
 
 def _move_out(current: KeyState, command: MoveOut, now: datetime) -> Outcome:
@@ -317,17 +343,24 @@ def _updated(
     now = to_utc_millis(now)
     versions = tuple(Version(journey, update.journeys, now, rules) for journey in update.upserts)
     retired = tuple(
-        JourneySnapshot(
-            journey_id=retired.journey_id,
-            canonical_key=keys.get(retired.journey_id, ""),
-            version=retired.version,
-            emitted_at=now,
-            superseded_by=retired.superseded_by,
+        trusted(
+            JourneySnapshot,
+            {
+                "journey_id": retired.journey_id,
+                "canonical_key": keys.get(retired.journey_id, ""),
+                "version": retired.version,
+                "emitted_at": now,
+                "journey": None,
+                "score": None,
+                "superseded_by": retired.superseded_by,
+            },
+            _RETIRED_GIVEN,
         )
         for retired in update.retired
     )
+    state = {"journeys": update.journeys, "redirect": None, "redirected_at": None}
     return Outcome(
-        state=KeyState(journeys=update.journeys, redirect=None),
+        state=trusted(KeyState, state, _STATE_GIVEN),
         versions=versions,
         retired=retired,
         late=update.late,

@@ -62,6 +62,7 @@ class JourneyMetrics:
         )
 
         self._children: dict[tuple[str, ...], Any] = {}
+        self._handled: dict[tuple[str, str], Any] = {}
 
     def _child(self, counter: Counter, *labels: str) -> Any:
         """``counter.labels(*labels)``, bound once: ``labels()`` costs more than the increment."""
@@ -87,7 +88,10 @@ class JourneyMetrics:
             result = "late"
         else:
             result = "applied"
-        self._child(self.commands, command.kind, result).inc()
+        child = self._handled.get((command.kind, result))
+        if child is None:  # bound once per kind and result: this runs once per command
+            child = self._handled[command.kind, result] = self.commands.labels(command.kind, result)
+        child.inc()
         if outcome.versions:
             self._child(self.snapshots, "version").inc(len(outcome.versions))
         if outcome.retired:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from stream_processors.journeys.model import Journey, JourneyPolicy, build, journey_id_of
+from stream_processors.journeys.model import Journey, JourneyPolicy, build, extend, journey_id_of
 from stream_processors.journeys.steps import Step
 
 
@@ -160,14 +160,8 @@ def appended(
         or any(journey.last_at >= tail.occurred_at for journey in old[:-1])
     ):
         return None
-    extended = build(
-        key,
-        (*latest.steps, step),
-        policy,
-        closed_by_inactivity=False,  # a step within the gap reopens a journey the clock closed
-        version=latest.version + 1,
-        updated_at=now,
-    )
+    # a step within the gap reopens a journey the clock closed: extend builds it open
+    extended = extend(latest, step, policy, updated_at=now)
     return JourneyUpdate(journeys=_recent((*old[:-1], extended), policy), upserts=(extended,))
 
 

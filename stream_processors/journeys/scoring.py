@@ -29,6 +29,7 @@ Penalties (rules ``[journey.*]``):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -91,6 +92,20 @@ def score_journey(
     self-service that cross a journey boundary count. Pure; never raises.
     """
     scored = [(s, step_scores[s.event_id]) for s in journey.steps if s.event_id in step_scores]
+    return score_scored(journey, scored, rules, now, earlier=earlier)
+
+
+def score_scored(
+    journey: Journey,
+    scored: Sequence[tuple[Step, Scored]],
+    rules: ScoringRules,
+    now: datetime,
+    *,
+    earlier: Sequence[Journey] = (),
+) -> ScoredJourney:
+    """:func:`score_journey` with the scored steps given: ``journey``'s steps that have a
+    score, in step order, each with it (the journeys stage reads them off the steps,
+    without a mapping by event id)."""
     weights = _weights([s for s, _ in scored], rules.journey.half_life_hours, now)
     mean = sum(w * score.score for w, (_, score) in zip(weights, scored, strict=True))
     found = _interaction_drivers([score for _, score in scored], weights, rules.base)
@@ -135,6 +150,8 @@ def _weights(steps: Sequence[Step], half_life_hours: float, now: datetime) -> li
     """Normalised recency weights, relative to the newest step (so ``now`` cancels out)."""
     if not steps:
         return []
+    if len(steps) == 1:  # what the general formula gives one step: 0.5 ** 0 / itself
+        return [1.0]
     newest = min(max(step.occurred_at for step in steps), now)
     half_life = timedelta(hours=half_life_hours)
     ages = [max(newest - min(step.occurred_at, now), timedelta(0)) for step in steps]
@@ -164,6 +181,9 @@ def _summed(signal: str, weighted: list[tuple[float, str]]) -> Driver:
 
 def _history(journey: Journey, earlier: Sequence[Journey]) -> list[Step]:
     """All steps of ``earlier`` and ``journey``, one per event id, in journey order."""
+    own = journey.steps
+    if not earlier and all(a.order < b.order for a, b in itertools.pairwise(own)):
+        return list(own)  # one journey's steps, in order (as build keeps them): nothing to sort
     steps = {step.event_id: step for j in (*earlier, journey) for step in j.steps}
     return sorted(steps.values(), key=lambda step: step.order)
 
@@ -171,10 +191,9 @@ def _history(journey: Journey, earlier: Sequence[Journey]) -> list[Step]:
 def _penalties(
     journey: Journey, history: Sequence[Step], rules: JourneyRules, now: datetime
 ) -> list[Driver]:
-    current = journey.event_ids
     found = [
-        _repeat_contacts(history, current, rules),
-        _failed_self_service(history, current, rules),
+        _repeat_contacts(history, journey, rules),
+        _failed_self_service(history, journey, rules),
         _long_resolution(journey, rules, now),
         _abandoned_goal(journey, rules),
     ]
@@ -182,7 +201,7 @@ def _penalties(
 
 
 def _repeat_contacts(
-    history: Sequence[Step], current: frozenset[UUID], rules: JourneyRules
+    history: Sequence[Step], current: Journey, rules: JourneyRules
 ) -> Driver | None:
     rule, repeats = rules.repeat_contact, 0
     seen: set[str] = set()
@@ -191,7 +210,7 @@ def _repeat_contacts(
         if step.contact is not None and step.contact not in seen:
             seen.add(step.contact)
             if first is not None and step.occurred_at - first <= rule.window:
-                repeats += step.event_id in current
+                repeats += step.event_id in current.event_ids  # read only when it counts
             else:
                 first = step.occurred_at
         if step.goal:
@@ -203,7 +222,7 @@ def _repeat_contacts(
 
 
 def _failed_self_service(
-    history: Sequence[Step], current: frozenset[UUID], rules: JourneyRules
+    history: Sequence[Step], current: Journey, rules: JourneyRules
 ) -> Driver | None:
     rule = rules.failed_self_service
     failure: Step | None = None
@@ -212,7 +231,9 @@ def _failed_self_service(
             failure = None
         elif step.source == "web" and step.friction:
             failure = step
-        elif step.contact is not None and failure is not None and step.event_id in current:
+        elif (
+            step.contact is not None and failure is not None and step.event_id in current.event_ids
+        ):
             minutes = (step.occurred_at - failure.occurred_at) / timedelta(minutes=1)
             if minutes <= rule.within_hours * 60:
                 name = f"web {failure.touchpoint} failure, then a call {minutes:.0f} min later"

@@ -60,6 +60,11 @@ class WorkerSettings(DeadLetterPolicySettings):
     # whose changelog is partitioned unlike its source (PartitionsMismatch).
     health_table_partitions: int = Field(default=4, ge=1)
     truth_recent_scores: int = Field(default=100_000, ge=1)
+    # Python's cyclic garbage collector: a young collection after this many new
+    # container objects (Python's default, 700, ran one every few events and cost
+    # about a tenth of the stages' CPU; 0 keeps Python's default). Whatever the
+    # worker built at start-up is frozen out of every collection.
+    gc_young_threshold: int = Field(default=20_000, ge=0)
     # Group membership (docs/reliability.md, "Crash recovery"). A worker killed
     # without leaving the group (kill -9, OOM, lost host) keeps its partitions
     # until the broker misses its heartbeats for this long: Faust's default, 60 s,

@@ -36,9 +36,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from schemas.journeys import ISSUES, Step
 from schemas.scores import DriverLike
 from stream_processors.journeys.model import Journey
-from stream_processors.journeys.steps import ISSUES, Step
 from stream_processors.scoring.interaction import Driver, Experience, classify, driver, settle
 from stream_processors.scoring.rules import JourneyRules, ScoringRules
 

@@ -9,14 +9,11 @@ event. Outputs keep the order in which ingest saw their events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
 
 from schemas.deadletter import DeadLetter
 from schemas.events import TouchpointEvent, encode_event
+from stream_processors.identity.stitching import stitch_item
 from stream_processors.ingest.validation import Accepted, Rejected
-from stream_processors.journeys.steps import step_values
 from stream_processors.scoring.records import PublishedScore
 
 
@@ -44,7 +41,7 @@ class Taken:
 
     def accept(self, partition: int, event: TouchpointEvent, score: PublishedScore) -> None:
         self.events.append((partition, encode_event(event)))
-        self.stitching.append(stitch_value(event, score))
+        self.stitching.append(stitch_item(event, score))
         self.scores.append((score.routing_key().encode(), score.encode()))
 
     def reject(self, partition: int, dead: DeadLetter) -> None:
@@ -65,20 +62,3 @@ class Taken:
             self.whole.append((item_key, item))  # cut JSON: never inside a batch
         else:
             self.parked.append((item_key, item))
-
-
-def stitch_value(event: TouchpointEvent, score: PublishedScore) -> bytes:
-    """The event's stitching-input item, from values at hand: no model built or dumped.
-
-    The same bytes as ``stream_processors.identity.stitching.stitch_item`` of
-    the event and its published record (a unit test holds them equal).
-    """
-    item: dict[str, Any] = {
-        "event_id": event.event_id,
-        "occurred_at": event.occurred_at,
-        "identifiers": event.identifiers.as_fields(),
-        "step": step_values(event, score),
-    }
-    if event.received_at is not None:
-        item["received_at"] = event.received_at
-    return orjson.dumps(item, option=orjson.OPT_UTC_Z)

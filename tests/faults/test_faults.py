@@ -308,19 +308,24 @@ def test_kafka_broker_restart(
     check(result, journeys, worker, writer)
 
 
+def two_workers_flowing(names: Names, load: Load, second: Component) -> None:
+    """Load flowing through the first worker, then ``second`` joins: once both hold
+    partitions (the rebalance done), both consume a while."""
+    load.start()
+    flowing(names, 300)
+    second.start()
+    wait_until(lambda: members_with_partitions(names.kafka, names.app_id) == 2,
+               START_TIMEOUT, "two workers in the group, each with partitions")  # fmt: skip
+    flowing(names, stored_events(names.clickhouse) + 300)
+
+
 def test_rebalance_one_two_one_workers(
     make_load: Callable[..., Load], names: Names, tmp_path: Path, results_file: Path
 ) -> None:
     load = make_load()
     second = Component("worker-2", ("worker",), names.env(), tmp_path)
     with pipeline(names, tmp_path) as (worker, writer):
-        load.start()
-        flowing(names, 300)
-        second.start()
-        # Join and rebalance: both workers hold partitions, then both consume a while.
-        wait_until(lambda: members_with_partitions(names.kafka, names.app_id) == 2,
-                   START_TIMEOUT, "two workers in the group, each with partitions")  # fmt: skip
-        flowing(names, stored_events(names.clickhouse) + 300)
+        two_workers_flowing(names, load, second)
         worker.stop()  # 2 -> 1: the first one leaves, its partitions move to the second
         flowing(names, stored_events(names.clickhouse) + 300)
         load.stop()
@@ -347,12 +352,7 @@ def test_two_workers_kill9_one_survivor_takes_over(
     load = make_load()
     second = Component("worker-2", ("worker",), names.env(), tmp_path)
     with pipeline(names, tmp_path) as (worker, writer):
-        load.start()
-        flowing(names, 300)
-        second.start()
-        wait_until(lambda: members_with_partitions(names.kafka, names.app_id) == 2,
-                   START_TIMEOUT, "two workers in the group, each with partitions")  # fmt: skip
-        flowing(names, stored_events(names.clickhouse) + 300)
+        two_workers_flowing(names, load, second)
         second.kill()
         killed = time.monotonic()
         ends = partition_ends(names.kafka, names.kafka.topics.events)

@@ -34,7 +34,6 @@ from stream_processors.ingest.deadletter_policy import (
     DeadLetterPolicySettings,
     Decision,
 )
-from stream_processors.ingest.outputs import stitch_value
 from stream_processors.ingest.validation import Accepted, IngestPolicy, ingest_record
 from stream_processors.metrics import IngestMetrics
 from stream_processors.scoring.interaction import Driver, price, score_event
@@ -65,7 +64,7 @@ def assert_published_as_recorded(events: list[TouchpointEvent], scored_at: datet
         assert published.record() == record
         assert published.encode() == record.encode()
         assert published.routing_key() == routing_key(record)
-        assert stitch_value(event, published) == stitch_item(event, record)
+        assert stitch_item(event, published) == stitch_item(event, record)
         scored = score_event(event, RULES)
         assert price(event, RULES) == (scored.score, scored.unclamped, scored.drivers)
         assert all(driver.points != 0 for driver in published.drivers)
